@@ -1,0 +1,113 @@
+/**
+ * A function-graph tracer, like ftrace's `function_graph`: the packet-path functions are wrapped
+ * with {@link traceable}, and while someone listens on the `skbuff:func_graph` tracepoint each
+ * call publishes an entry and an exit event. {@link FunctionGraphTracer} turns those events into
+ * ftrace's text format. Unsubscribed, a traced function costs one property read.
+ * @packageDocumentation
+ */
+import { tp } from "./trace.js";
+
+/** One function-graph event. */
+export interface FuncGraphEvent {
+  readonly fn: string;
+  readonly phase: "entry" | "exit";
+  /** The packet, when the function's first argument is one. */
+  readonly arg0: unknown;
+  readonly depth: number;
+  /** Wall-clock microseconds, for durations. */
+  readonly timeUs: number;
+}
+
+let depth = 0;
+
+// biome-ignore lint/suspicious/noExplicitAny: the wrapper is generic over any function type
+type AnyFn = (...args: any[]) => any;
+
+/**
+ * Wraps a packet-path function so the function-graph tracer can see it. `name` is the Linux
+ * function it mirrors (`ip_rcv`, `tcp_v4_rcv`), so traces read like the kernel's.
+ */
+export function traceable<F extends AnyFn>(name: string, fn: F): F {
+  const ch = tp.funcGraph;
+  const wrapped = function (this: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
+    if (!ch.hasSubscribers) return fn.call(this, a, b, c, d);
+    const my = depth++;
+    ch.publish({ fn: name, phase: "entry", arg0: a, depth: my, timeUs: nowUs() });
+    try {
+      return fn.call(this, a, b, c, d);
+    } finally {
+      depth = my;
+      ch.publish({ fn: name, phase: "exit", arg0: a, depth: my, timeUs: nowUs() });
+    }
+  };
+  Object.defineProperty(wrapped, "name", { value: fn.name || name });
+  return wrapped as unknown as F;
+}
+
+function nowUs(): number {
+  return performance.now() * 1000;
+}
+
+/**
+ * Collects function-graph events into ftrace's `function_graph` text:
+ * ```
+ *  0)               |  netif_receive_skb() {
+ *  0)               |    ip_rcv() {
+ *  0)   1.250 us    |      ip_rcv_core();
+ * ```
+ */
+export class FunctionGraphTracer {
+  readonly lines: string[] = [];
+  private readonly open: { fn: string; start: number; line: number }[] = [];
+  private readonly listener = (msg: unknown): void => this.onEvent(msg as FuncGraphEvent);
+  private active = false;
+  private readonly filter: ((ev: FuncGraphEvent) => boolean) | undefined;
+
+  /** @param filter keep only events for which this returns true (for example one skb). */
+  constructor(filter?: (ev: FuncGraphEvent) => boolean) {
+    this.filter = filter;
+  }
+
+  /** Starts listening. */
+  start(): this {
+    if (!this.active) {
+      tp.funcGraph.subscribe(this.listener);
+      this.active = true;
+    }
+    return this;
+  }
+
+  /** Stops listening and returns the trace text. */
+  stop(): string {
+    if (this.active) {
+      tp.funcGraph.unsubscribe(this.listener);
+      this.active = false;
+    }
+    return this.text();
+  }
+
+  /** The trace so far. */
+  text(): string {
+    return this.lines.join("\n");
+  }
+
+  private onEvent(ev: FuncGraphEvent): void {
+    if (this.filter && !this.filter(ev)) return;
+    const indent = "  ".repeat(this.open.length + 1);
+    if (ev.phase === "entry") {
+      this.open.push({ fn: ev.fn, start: ev.timeUs, line: this.lines.length });
+      this.lines.push(` 0)               |${indent}${ev.fn}() {`);
+      return;
+    }
+    const top = this.open.pop();
+    if (!top) return;
+    const dur = ev.timeUs - top.start;
+    const durText = `${dur.toFixed(3)} us`.padStart(11);
+    if (top.line === this.lines.length - 1) {
+      // A leaf: fold "fn() {" + "}" into "fn();" with its duration, as ftrace does.
+      this.lines[top.line] = ` 0) ${durText}   |${"  ".repeat(this.open.length + 1)}${top.fn}();`;
+    } else {
+      this.lines.push(` 0) ${durText}   |${"  ".repeat(this.open.length + 1)}}`);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Several stacks joined by links, like a containerlab or mininet topology in one process.
+ * @packageDocumentation
+ */
+import { type Clock, isClock, RealClock, VirtualClock } from "./clock.js";
+import { ConfigError, PluginError } from "./errors.js";
+import type { NetDevice } from "./netdevice.js";
+import type { NetworkOptions, StackOptions } from "./options.js";
+import { buildStack, type Stack, startStack } from "./stack.js";
+
+/** A running topology: its hosts by name, and the shared clock. */
+export class Network {
+  constructor(
+    /** Each host's stack, by the name the topology gave it. */
+    readonly hosts: Readonly<Record<string, Stack>>,
+    readonly clock: Clock,
+    /** The links, as pairs of devices. */
+    readonly links: readonly (readonly [NetDevice, NetDevice])[],
+  ) {}
+
+  /** Closes every host. */
+  async close(): Promise<void> {
+    for (const h of Object.values(this.hosts)) await h.close();
+  }
+}
+
+/**
+ * Creates hosts (each a {@link Stack}, with the network's default plugins unless it lists its
+ * own), joins their devices with links (made by the devices' driver, e.g. veth), attaches netem
+ * to links that ask for it, then starts every host. All hosts share one clock.
+ */
+export async function createNetwork(options: NetworkOptions): Promise<Network> {
+  if (options === null || typeof options !== "object" || typeof options.hosts !== "object" || options.hosts === null) {
+    throw new ConfigError("hosts", (options as NetworkOptions | null)?.hosts, "an object of hosts by name");
+  }
+  const clock = resolveNetClock(options.clock);
+  const hosts: Record<string, Stack> = {};
+  const built: Stack[] = [];
+  const links: [NetDevice, NetDevice][] = [];
+  const used = new Map<string, number>();
+  try {
+    for (const [name, host] of Object.entries(options.hosts)) {
+      const hostOpts: StackOptions = { ...host, name, plugins: host.plugins ?? options.plugins };
+      const stack = await buildStack(hostOpts, { pathPrefix: `hosts.${name}.`, clock });
+      hosts[name] = stack;
+      built.push(stack);
+    }
+    for (const [i, link] of (options.links ?? []).entries()) {
+      const path = `links[${i}]`;
+      if (!Array.isArray(link.ends) || link.ends.length !== 2) {
+        throw new ConfigError(`${path}.ends`, link.ends, 'two ends like ["a:eth0", "b:eth0"]');
+      }
+      const devs = link.ends.map((end, j) => {
+        const where = `${path}.ends[${j}]`;
+        const m = typeof end === "string" ? /^([^:]+):(.+)$/.exec(end) : null;
+        if (!m) throw new ConfigError(where, end, "host:device");
+        const stack = hosts[m[1]!];
+        if (!stack) throw new ConfigError(where, end, `a host of this network (${Object.keys(hosts).join(", ")})`);
+        const dev = stack.getDevice(m[2]!);
+        if (!dev) {
+          throw new ConfigError(where, end, `a device of host ${m[1]} (${stack.devices.map((d) => d.name).join(", ")})`);
+        }
+        if (used.has(end)) throw new ConfigError(where, end, `a device not already used by links[${used.get(end)}]`);
+        used.set(end, i);
+        return dev;
+      }) as [NetDevice, NetDevice];
+      const [a, b] = devs;
+      const driverA = a.net.driver(deviceDriverName(a));
+      if (!driverA?.link || deviceDriverName(a) !== deviceDriverName(b)) {
+        throw new ConfigError(`${path}.ends`, link.ends, "two devices of one link driver (like veth)");
+      }
+      if (link.netem) {
+        for (const d of devs) {
+          if (!d.net.hasQdisc("netem")) {
+            throw new PluginError(
+              `${path}: link ${link.ends[0]} <-> ${link.ends[1]} asks for netem, which needs the netem() plugin (@skbuff/netem) in host '${d.net.name}'`,
+            );
+          }
+        }
+      }
+      driverA.link(a, b, link);
+      if (link.netem) for (const d of devs) d.net.qdiscReplace(d, "netem", link.netem);
+      links.push(devs);
+    }
+    for (const [name, host] of Object.entries(options.hosts)) {
+      await startStack(hosts[name]!, host, { pathPrefix: `hosts.${name}.` });
+    }
+  } catch (error) {
+    for (const s of built) await s.close();
+    throw error;
+  }
+  return new Network(hosts, clock, links);
+}
+
+function deviceDriverName(dev: NetDevice): string {
+  return dev.kind;
+}
+
+function resolveNetClock(clock: NetworkOptions["clock"]): Clock {
+  if (clock === undefined || clock === "real") return new RealClock();
+  if (clock === "virtual") return new VirtualClock();
+  if (isClock(clock)) return clock;
+  throw new ConfigError("clock", clock, `"real", "virtual" or a Clock object`);
+}
