@@ -43,7 +43,7 @@ export { NET_XMIT_CN, NET_XMIT_DROP, NET_XMIT_SUCCESS, PfifoQdisc, type Qdisc, t
 export * from "./skbuff.js";
 export { SkBuffHead } from "./skbuff_head.js";
 export * from "./sock.js";
-export { type CoreSysctls, createStack, type NetdevEvent, type NetdevNotifier, Stack } from "./stack.js";
+export { type CoreSysctls, createStack, type NetdevEvent, type NetdevNotifier, netGeneric, registerPernetId, Stack } from "./stack.js";
 export { Sysctl, type SysctlDef, type SysctlEntry, type SysctlType } from "./sysctl.js";
 export { type InetdService, type PingOptions, type PingReply, type PingService, type RouteService, type Token, TOKENS, token } from "./tokens.js";
 export { TRACEPOINTS, tp, tracepoint } from "./trace.js";

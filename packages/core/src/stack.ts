@@ -41,6 +41,20 @@ export interface CoreSysctls {
 }
 
 let stackSeq = 0;
+let pernetIds = 0;
+
+/**
+ * `register_pernet_subsys` + `net_generic`: reserves a slot in every stack for one protocol's
+ * per-namespace state, read on the hot path as `net.gen[id]` (no map lookup).
+ */
+export function registerPernetId(): number {
+  return pernetIds++;
+}
+
+/** `net_generic(net, id)`: the per-namespace state a protocol stored in its slot. */
+export function netGeneric<T>(net: Stack, id: number): T {
+  return net.gen[id] as T;
+}
 
 /** One network namespace. Make one with {@link createStack} or {@link loadStack}. */
 export class Stack {
@@ -65,6 +79,8 @@ export class Stack {
   readonly core: CoreSysctls;
   /** True once {@link Stack.close} started: no new packets enter. */
   closed = false;
+  /** Per-protocol state slots, see {@link registerPernetId}. */
+  readonly gen: unknown[] = [];
 
   private readonly devs = new Map<string, NetDevice>();
   private readonly devsByIndex: (NetDevice | undefined)[] = [];

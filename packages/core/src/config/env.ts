@@ -31,9 +31,10 @@ export function expandEnv(value: unknown, env: ConfigEnv, path = ""): unknown {
   if (typeof value === "string") return expandString(value, env, path);
   if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, appendPath(path, i)));
   if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) out[key] = expandEnv(v, env, appendPath(path, key));
-    return out;
+    // fromEntries defines own properties, so a key like __proto__ stays data.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, v]) => [key, expandEnv(v, env, appendPath(path, key))]),
+    );
   }
   return value;
 }
@@ -61,11 +62,8 @@ function expandString(text: string, env: ConfigEnv, path: string): string {
     const close = text.indexOf("}", dollar + 2);
     const match = close < 0 ? null : REFERENCE.exec(text.slice(dollar + 2, close));
     if (!match) {
-      throw new ConfigError(
-        path,
-        text,
-        "${NAME} or ${NAME:-default} (write $${ for a literal ${)",
-      );
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${NAME} is config syntax here.
+      throw new ConfigError(path, text, "${NAME} or ${NAME:-default} (write $${ for a literal ${)");
     }
     const [, name, fallback] = match as unknown as [string, string, string | undefined];
     const set = env[name];

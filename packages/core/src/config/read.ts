@@ -3,6 +3,7 @@
  * whose default export is the config. Syntax errors carry `file:line:col`.
  * @packageDocumentation
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -77,7 +78,12 @@ function parseYaml(file: string, text: string): ConfigSource {
   const error = doc.errors[0];
   if (error) {
     const pos = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
-    throw new ConfigFileError(file, `YAML syntax error: ${tidyYamlMessage(error.message)}`, "valid YAML", pos);
+    throw new ConfigFileError(
+      file,
+      `YAML syntax error: ${tidyYamlMessage(error.message)}`,
+      "valid YAML",
+      pos,
+    );
   }
   return {
     file,
@@ -98,7 +104,12 @@ function parseJson(file: string, text: string): ConfigSource {
     data = JSON.parse(text);
   } catch (err) {
     const reason = (err as Error).message;
-    throw new ConfigFileError(file, `JSON syntax error: ${reason}`, "valid JSON", jsonErrorPosition(text, reason));
+    throw new ConfigFileError(
+      file,
+      `JSON syntax error: ${reason}`,
+      "valid JSON",
+      jsonErrorPosition(text, reason),
+    );
   }
   // JSON is YAML 1.2 flow syntax: the YAML parser gives the positions of keys for errors.
   const lineCounter = new LineCounter();
@@ -116,14 +127,12 @@ function parseJson(file: string, text: string): ConfigSource {
  * parser, run with the JSON schema, usually finds the same fault with its position.
  */
 function jsonErrorPosition(text: string, reason: string): SourcePosition | undefined {
-  const lineCounter = new LineCounter();
   const at = /at position (\d+)/.exec(reason);
-  if (at) lineCounter.linePos; // (keeps the counter's type in use below)
   const offset = at
     ? Number(at[1])
     : /end of JSON input/.test(reason)
       ? text.length
-      : parseDocument(text, { lineCounter, schema: "json" }).errors[0]?.pos[0];
+      : parseDocument(text, { schema: "json" }).errors[0]?.pos[0];
   if (offset === undefined) return undefined;
   return offsetToPosition(text, offset);
 }
@@ -156,7 +165,9 @@ function yamlLocator(doc: Document, lineCounter: LineCounter): Locator {
       }
       if (!isMap(node)) break;
       const key = String(seg);
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key,
+      );
       if (pair) {
         node = pair.value;
         offset = (pair.key as { range?: [number] }).range?.[0] ?? offset;
@@ -175,6 +186,9 @@ function yamlLocator(doc: Document, lineCounter: LineCounter): Locator {
 }
 
 async function importConfig(file: string): Promise<unknown> {
+  if (!existsSync(file)) {
+    throw new ConfigFileError(file, "cannot read the config file: no such file", "a readable file");
+  }
   const url = pathToFileURL(resolve(file)).href;
   let mod: { default?: unknown };
   try {
@@ -187,9 +201,6 @@ async function importConfig(file: string): Promise<unknown> {
         "Node cannot load a TypeScript config by itself: run under tsx (npx tsx …), or write the config as .yaml, .json or .js",
         "a config file Node can load",
       );
-    }
-    if (code === "ERR_MODULE_NOT_FOUND" && (err as Error).message.includes(url)) {
-      throw new ConfigFileError(file, "cannot read the config file: no such file", "a readable file");
     }
     throw err;
   }

@@ -32,7 +32,8 @@ export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
  * The phrases that complete "expected …" in config errors, one per kind of value.
  */
 export const EXPECTED = {
-  stackFile: "a mapping of stack settings (name, plugins, devices, routes, sysctl, clock, services)",
+  stackFile:
+    "a mapping of stack settings (name, plugins, devices, routes, sysctl, clock, services)",
   networkFile: "a mapping of network settings (plugins, hosts, links, clock)",
   name: "a non-empty string",
   plugins: "a list of plugins",
@@ -53,7 +54,8 @@ export const EXPECTED = {
   ipv4: "an IPv4 address, like 192.0.2.1",
   metric: "an integer, 0 or more",
   sysctl: "a mapping of sysctl names to values, like { net.ipv4.ip_forward: 1 }",
-  sysctlName: "a sysctl name under net., like net.ipv4.ip_forward (lower-case letters, digits, _ and .)",
+  sysctlName:
+    "a sysctl name under net., like net.ipv4.ip_forward (lower-case letters, digits, _ and .)",
   sysctlOnce: "each sysctl set once (it is also set as a flat key or a nested one)",
   sysctlValue: "a number, a string or a list of numbers",
   services: "a list of services",
@@ -205,8 +207,9 @@ function flattenSysctl(input: unknown, ctx: z.core.$RefinementCtx): unknown {
         ctx.addIssue({ code: "custom", message: EXPECTED.sysctlName, path: [name], input: name });
       } else if (Object.hasOwn(out, name)) {
         ctx.addIssue({ code: "custom", message: EXPECTED.sysctlOnce, path: [name], input: value });
+      } else {
+        out[name] = value;
       }
-      out[name] = value;
     }
   };
   walk(input, "");
@@ -267,9 +270,7 @@ export const StackFileSchema = z.strictObject(stackShape, {
   error: objectError(stackShape, EXPECTED.stackFile),
 });
 
-const end = z
-  .string({ error: EXPECTED.end })
-  .regex(/^[^:\s]+:[^:\s]+$/, { error: EXPECTED.end });
+const end = z.string({ error: EXPECTED.end }).regex(/^[^:\s]+:[^:\s]+$/, { error: EXPECTED.end });
 
 const linkShape = {
   ends: z.tuple([end, end], { error: EXPECTED.ends }),
@@ -283,11 +284,9 @@ export const LinkSchema = z.strictObject(linkShape, {
 
 const networkShape = {
   plugins: pluginsSchema.optional(),
-  hosts: z.record(
-    z.string().regex(HOST_NAME, { error: EXPECTED.hostName }),
-    HostSchema,
-    { error: EXPECTED.hosts },
-  ),
+  hosts: z.record(z.string().regex(HOST_NAME, { error: EXPECTED.hostName }), HostSchema, {
+    error: EXPECTED.hosts,
+  }),
   links: z.array(LinkSchema, { error: EXPECTED.links }).optional(),
   clock: clockSchema.optional(),
 };
@@ -317,7 +316,9 @@ export const NetworkFileSchema = z
           });
           continue;
         }
-        const devNames = (spec.devices ?? []).flatMap((d) => (d && d.name ? [d.name] : []));
+        const devNames = (spec.devices ?? []).flatMap((d) =>
+          d !== false && d?.name ? [d.name] : [],
+        );
         if (!devNames.includes(dev)) {
           const known = devNames.length ? devNames.join(", ") : "it names none";
           ctx.addIssue({

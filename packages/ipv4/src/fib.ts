@@ -1,0 +1,153 @@
+/**
+ * The Forwarding Information Base: Linux's `local` and `main` tables with longest-prefix match.
+ * Lookups try every prefix length present, longest first, with one hash lookup each, so a
+ * lookup costs at most 33 map reads whatever the number of routes.
+ * @see net/ipv4/fib_frontend.c, net/ipv4/fib_trie.c
+ * @packageDocumentation
+ */
+import { inetMakeMask, type NetDevice } from "@skbuff/core";
+
+/** Route types (`RTN_*`). */
+export const RTN = {
+  UNICAST: 1,
+  LOCAL: 2,
+  BROADCAST: 3,
+  BLACKHOLE: 6,
+  UNREACHABLE: 7,
+  PROHIBIT: 8,
+} as const;
+/** One of {@link RTN}. */
+export type RtnType = (typeof RTN)[keyof typeof RTN];
+
+/** Route scopes (`RT_SCOPE_*`): how far the destination is. */
+export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254 } as const;
+
+/** Where a route came from (`RTPROT_*`). */
+export type RouteProto = "kernel" | "boot" | "static";
+
+/** One route (`struct fib_alias` + `fib_info` + one nexthop). */
+export interface FibEntry {
+  readonly table: "local" | "main";
+  /** Network address (masked), u32. */
+  readonly dst: number;
+  readonly prefixLen: number;
+  readonly type: RtnType;
+  readonly scope: number;
+  /** Output device; null for blackhole/unreachable/prohibit. */
+  readonly dev: NetDevice | null;
+  /** Gateway (u32), 0 for directly connected. */
+  readonly gateway: number;
+  /** Preferred source address (u32), 0 for none. */
+  readonly prefsrc: number;
+  readonly metric: number;
+  readonly proto: RouteProto;
+  /** @internal cached route objects, made on first use (the nexthop's dst cache). */
+  cache: unknown;
+}
+
+class FibTable {
+  /** byLen[len]: masked prefix → entries by ascending metric. */
+  private readonly byLen: Map<number, FibEntry[]>[] = Array.from({ length: 33 }, () => new Map());
+  /** Prefix lengths that have routes, longest first. */
+  private lens: number[] = [];
+
+  insert(e: FibEntry): void {
+    const m = this.byLen[e.prefixLen]!;
+    const list = m.get(e.dst) ?? [];
+    list.push(e);
+    list.sort((a, b) => a.metric - b.metric);
+    m.set(e.dst, list);
+    this.refreshLens();
+  }
+
+  remove(pred: (e: FibEntry) => boolean): FibEntry[] {
+    const removed: FibEntry[] = [];
+    for (const m of this.byLen) {
+      for (const [k, list] of m) {
+        const keep = list.filter((e) => {
+          if (pred(e)) {
+            removed.push(e);
+            return false;
+          }
+          return true;
+        });
+        if (keep.length) m.set(k, keep);
+        else m.delete(k);
+      }
+    }
+    this.refreshLens();
+    return removed;
+  }
+
+  private refreshLens(): void {
+    this.lens = [];
+    for (let len = 32; len >= 0; len--) if (this.byLen[len]!.size > 0) this.lens.push(len);
+  }
+
+  lookup(daddr: number, oif: number): FibEntry | null {
+    const lens = this.lens;
+    for (let i = 0; i < lens.length; i++) {
+      const len = lens[i]!;
+      const list = this.byLen[len]!.get(len === 0 ? 0 : (daddr & MASKS[len]!) >>> 0);
+      if (list === undefined) continue;
+      for (let j = 0; j < list.length; j++) {
+        const e = list[j]!;
+        // A nexthop on a device that is down is dead (RTNH_F_DEAD): skip it.
+        if (e.dev !== null && !e.dev.isUp) continue;
+        if (oif !== 0 && e.dev !== null && e.dev.ifindex !== oif && e.type !== RTN.LOCAL) continue;
+        return e;
+      }
+    }
+    return null;
+  }
+
+  all(): FibEntry[] {
+    const out: FibEntry[] = [];
+    for (let len = 32; len >= 0; len--) for (const list of this.byLen[len]!.values()) out.push(...list);
+    return out;
+  }
+}
+
+const MASKS = Array.from({ length: 33 }, (_, len) => inetMakeMask(len));
+
+/** The routing tables of one stack. */
+export class Fib {
+  readonly local = new FibTable();
+  readonly main = new FibTable();
+  /** Bumped on every change; route caches compare it to know they are stale. */
+  genid = 0;
+
+  /** Adds a route. */
+  add(e: Omit<FibEntry, "cache">): FibEntry {
+    const entry: FibEntry = { ...e, dst: (e.dst & MASKS[e.prefixLen]!) >>> 0, cache: null };
+    (entry.table === "local" ? this.local : this.main).insert(entry);
+    this.changed();
+    return entry;
+  }
+
+  /** Removes the routes that match; returns them. */
+  remove(pred: (e: FibEntry) => boolean): FibEntry[] {
+    const r = [...this.local.remove(pred), ...this.main.remove(pred)];
+    if (r.length) this.changed();
+    return r;
+  }
+
+  /** A change invalidates every cached route (`rt_genid_bump_ipv4`). */
+  private changed(): void {
+    this.genid++;
+    for (const e of this.routes()) e.cache = null;
+  }
+
+  /**
+   * `fib_lookup`: the local table first, then main. `oif` restricts to routes through that
+   * device (0: any).
+   */
+  lookup(daddr: number, oif = 0): FibEntry | null {
+    return this.local.lookup(daddr, oif) ?? this.main.lookup(daddr, oif);
+  }
+
+  /** Every route, local table then main, longest prefix first. */
+  routes(): FibEntry[] {
+    return [...this.local.all(), ...this.main.all()];
+  }
+}
