@@ -41,7 +41,7 @@ export class Softnet {
   private readonly outputQueue: Qdisc[] = [];
   private rxRaised = false;
   private txRaised = false;
-  /** The backlog's own NAPI context (`process_backlog`), weight `dev_weight` (64). */
+  /** The backlog's own NAPI context (`process_backlog`), weight `net.core.dev_weight` (64). */
   readonly backlogNapi: NapiStruct;
   private readonly runRx = (): void => this.netRxAction();
   private readonly runTx = (): void => this.netTxAction();
@@ -49,7 +49,10 @@ export class Softnet {
   constructor(private readonly net: Stack) {
     const backlog = this.backlog;
     this.backlogNapi = {
-      weight: 64,
+      // Read at each poll, so `sysctl -w net.core.dev_weight=…` applies at once.
+      get weight(): number {
+        return net.core.devWeight.value;
+      },
       poll: (_napi, budget) => processBacklog(backlog, budget),
     };
   }
@@ -167,7 +170,7 @@ export const netifReceiveSkb = traceable("__netif_receive_skb", function netifRe
   skb.resetTransportHeader();
   const reg = net.protocols;
   const taps = reg.taps;
-  for (let i = 0; i < taps.length; i++) deliverToTap(taps[i]!, skb, dev);
+  for (let i = 0; i < taps.length; i++) deliverToTap(taps[i]!, skb, dev, skb.pktType);
   const nf = net.nf;
   if (nf.has(NFPROTO_NETDEV, NF_NETDEV_INGRESS)) {
     if (nf.run(NFPROTO_NETDEV, NF_NETDEV_INGRESS, null, skb, dev, null, okIngress) !== 1) {
@@ -175,17 +178,28 @@ export const netifReceiveSkb = traceable("__netif_receive_skb", function netifRe
     }
   }
   const handlers = reg.packetTypes(skb.protocol);
-  if (handlers === undefined) {
+  // The last handler that takes packets from this device gets the original; the others clones.
+  let last = -1;
+  if (handlers !== undefined) {
+    for (let i = handlers.length - 1; i >= 0; i--) {
+      const pt = handlers[i]!;
+      if (pt.dev === undefined || pt.dev === dev) {
+        last = i;
+        break;
+      }
+    }
+  }
+  if (last < 0) {
     dev.stats.rx_nohandler++;
     kfreeSkb(skb, SkbDropReason.UNHANDLED_PROTO, net);
     return NET_RX_DROP;
   }
   // Every handler but the last gets a clone (deliver_skb); the last takes the original.
   let ret = NET_RX_DROP;
-  for (let i = 0; i < handlers.length; i++) {
-    const pt = handlers[i]!;
+  for (let i = 0; i <= last; i++) {
+    const pt = handlers![i]!;
     if (pt.dev !== undefined && pt.dev !== dev) continue;
-    const mine = i === handlers.length - 1 ? skb : skb.clone();
+    const mine = i === last ? skb : skb.clone();
     try {
       ret = pt.func(mine, dev, pt);
     } catch (error) {
@@ -202,12 +216,20 @@ function okIngress(): number {
   return 1;
 }
 
-function deliverToTap(pt: PacketType_, skb: SkBuff, dev: NetDevice): void {
+/**
+ * `deliver_skb` to a tap (`ptype_all`): the tap gets its own clone, marked `pktType`. A tap that
+ * throws is a counted drop of its clone; the packet goes on.
+ * @see net/core/dev.c deliver_skb(), dev_queue_xmit_nit()
+ */
+function deliverToTap(pt: PacketType_, skb: SkBuff, dev: NetDevice, pktType: SkBuff["pktType"]): void {
   if (pt.dev !== undefined && pt.dev !== dev) return;
+  const clone = skb.clone();
+  clone.pktType = pktType;
   try {
-    pt.func(skb.clone(), dev, pt);
+    pt.func(clone, dev, pt);
   } catch (error) {
     if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: dev.net, error, handler: pt });
+    kfreeSkb(clone, SkbDropReason.HANDLER_EXCEPTION, dev.net);
   }
 }
 
@@ -233,15 +255,16 @@ export const devQueueXmit = traceable("dev_queue_xmit", function devQueueXmit(sk
     }
   }
   const taps = net.protocols.taps;
-  if (taps.length > 0) {
-    skb.pktType = PACKET_OUTGOING;
-    for (let i = 0; i < taps.length; i++) deliverToTap(taps[i]!, skb, dev);
-  }
+  for (let i = 0; i < taps.length; i++) deliverToTap(taps[i]!, skb, dev, PACKET_OUTGOING);
   const q = dev.qdisc;
   if (q === null) {
-    // noqueue: straight to the driver (loopback, veth).
-    devHardStartXmit(skb, dev);
-    return NET_XMIT_SUCCESS;
+    // noqueue: straight to the driver (loopback, veth). Such a driver has nowhere to keep a
+    // packet it cannot take: a stopped queue or NETDEV_TX_BUSY drops it, as in Linux
+    // ("Virtual device asks to queue packet!").
+    if (!dev.queueStopped && devHardStartXmit(skb, dev) !== NETDEV_TX_BUSY) return NET_XMIT_SUCCESS;
+    dev.stats.tx_dropped++;
+    kfreeSkb(skb, SkbDropReason.DEV_READY, net);
+    return NET_XMIT_DROP;
   }
   const rc = q.enqueue(skb);
   qdiscRun(q);
@@ -255,7 +278,9 @@ export const devQueueXmit = traceable("dev_queue_xmit", function devQueueXmit(sk
  */
 export function qdiscRun(q: Qdisc): void {
   const dev = q.dev;
-  let quota = dev.net.core.devWeightTx.value as number;
+  // dev_tx_weight = dev_weight * dev_weight_tx_bias
+  const core = dev.net.core;
+  let quota = core.devWeight.value * core.devWeightTx.value;
   while (!dev.queueStopped) {
     const skb = q.dequeue();
     if (skb === null) return;

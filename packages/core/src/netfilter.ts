@@ -6,6 +6,7 @@
  */
 import { kfreeSkb } from "./drop.js";
 import { SkbDropReason } from "./drop_reason.js";
+import { SkbuffError } from "./errors.js";
 import type { NetDevice } from "./netdevice.js";
 import type { SkBuff } from "./skbuff.js";
 import type { Stack } from "./stack.js";
@@ -175,6 +176,8 @@ export class NfHooks {
   /** entries[pf][hooknum] — null when no hook is registered (the fast path). */
   private readonly entries: (readonly NfHookOps[] | null)[][] = [];
   private readonly queueHandlers = new Map<number, NfQueueHandler>();
+  /** Queue entries already reinjected: each gets exactly one verdict. */
+  private readonly reinjected = new WeakSet<NfQueueEntry>();
   private readonly states: NfHookState[] = [];
   private depth = 0;
 
@@ -221,7 +224,7 @@ export class NfHooks {
   /** Registers the handler for an NF_QUEUE number (nfnetlink_queue binding a queue). */
   registerQueueHandler(queueNum: number, handler: NfQueueHandler): () => void {
     if (this.queueHandlers.has(queueNum)) {
-      throw new Error(`NF_QUEUE ${queueNum} already has a handler`);
+      throw new SkbuffError("EBUSY", `NF_QUEUE ${queueNum} already has a handler`);
     }
     this.queueHandlers.set(queueNum, handler);
     return () => {
@@ -340,8 +343,9 @@ export class NfHooks {
         }
         case NF_QUEUE: {
           const ret = this.queue(skb, state, entries, i, verdict);
-          if (ret === 1) break; // bypass: no handler, go on with the next hook
-          return ret;
+          if (ret !== 1) return ret;
+          repeats = 0; // bypass: no handler, go on with the next hook
+          break;
         }
         case NF_STOLEN:
           return 0;
@@ -386,7 +390,12 @@ export class NfHooks {
     } catch (error) {
       this.net.softnetMib.NfHookErrors++;
       if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: this.net, error });
-      kfreeSkb(skb, SkbDropReason.NF_HOOK_EXCEPTION, this.net);
+      // Unless the handler gave its verdict before throwing, the packet ends here; a later
+      // reinject of this entry is refused.
+      if (!this.reinjected.has(entry)) {
+        this.reinjected.add(entry);
+        kfreeSkb(skb, SkbDropReason.NF_HOOK_EXCEPTION, this.net);
+      }
     }
     return 0;
   }
@@ -395,10 +404,20 @@ export class NfHooks {
    * `nf_reinject()`: a queue handler's verdict on a queued packet. ACCEPT goes on with the next
    * hook and then the continuation; REPEAT runs the queueing hook again; STOP runs the
    * continuation at once; DROP frees; QUEUE queues again; STOLEN hands the packet over.
-   * Call it exactly once per entry.
+   * Call it exactly once per entry (a second call throws). A packet reinjected after its stack
+   * closed is freed with QUEUE_PURGE, as a namespace's exit drops what its queues hold.
+   * @see net/netfilter/nf_queue.c nf_reinject()
    */
   reinject(entry: NfQueueEntry, verdict: number): void {
+    if (this.reinjected.has(entry)) {
+      throw new SkbuffError("EINVAL", `nf_reinject: queue ${entry.queueNum} entry was reinjected already`);
+    }
+    this.reinjected.add(entry);
     const { skb, entries } = entry;
+    if (this.net.closed) {
+      kfreeSkb(skb, SkbDropReason.QUEUE_PURGE, this.net);
+      return;
+    }
     const state = this.enter(entry.state.pf, entry.state.hook, entry.state.in, entry.state.out, entry.state.sk, entry.state.okfn);
     let ret: number;
     try {

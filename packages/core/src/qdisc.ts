@@ -3,6 +3,8 @@
  * @see net/sched/sch_generic.c, net/sched/sch_fifo.c
  * @packageDocumentation
  */
+import { kfreeSkb } from "./drop.js";
+import { SkbDropReason } from "./drop_reason.js";
 import type { NetDevice } from "./netdevice.js";
 import { SkBuffHead } from "./skbuff_head.js";
 import type { SkBuff } from "./skbuff.js";
@@ -39,7 +41,7 @@ export interface Qdisc {
   dequeue(): SkBuff | null;
   /** Puts back a packet the driver refused (NETDEV_TX_BUSY); it goes out first next time. */
   requeue(skb: SkBuff): void;
-  /** Frees every held packet. */
+  /** Frees every held packet (with QUEUE_PURGE: the device went down). */
   reset(): void;
   /** Releases timers; the qdisc is gone. */
   destroy(): void;
@@ -102,7 +104,7 @@ export class PfifoQdisc implements Qdisc {
   }
 
   reset(): void {
-    this.q.purge((skb) => this.onDrop(skb));
+    this.q.purge((skb) => kfreeSkb(skb, SkbDropReason.QUEUE_PURGE, this.dev.net));
   }
 
   destroy(): void {

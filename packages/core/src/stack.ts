@@ -37,6 +37,7 @@ export interface CoreSysctls {
   readonly netdevMaxBacklog: SysctlEntry<number>;
   readonly netdevBudget: SysctlEntry<number>;
   readonly devWeight: SysctlEntry<number>;
+  /** `net.core.dev_weight_tx_bias`: a qdisc run sends `devWeight × devWeightTx` packets. */
   readonly devWeightTx: SysctlEntry<number>;
 }
 
@@ -118,8 +119,8 @@ export class Stack {
         doc: "Packets one NAPI poll of the backlog processes.",
       }),
       devWeightTx: this.sysctl.register({
-        name: "net.core.dev_weight_tx_bias", type: "int", default: 64, min: 1,
-        doc: "Packets one qdisc run hands to a driver before yielding (dev_tx_weight).",
+        name: "net.core.dev_weight_tx_bias", type: "int", default: 1, min: 1,
+        doc: "Scales dev_weight into the packets one qdisc run hands to a driver before yielding (dev_tx_weight = dev_weight * dev_weight_tx_bias).",
       }),
     };
   }
@@ -165,10 +166,14 @@ export class Stack {
     return dev;
   }
 
-  /** `unregister_netdevice`. */
+  /** `unregister_netdevice`: the device goes down and its qdisc is destroyed. */
   unregisterNetdev(dev: NetDevice): void {
     if (this.devs.get(dev.name) !== dev) return;
     this.devClose(dev);
+    if (dev.qdisc) {
+      dev.qdisc.destroy();
+      dev.qdisc = null;
+    }
     this.notify("unregister", dev);
     dev.ops.ndoUninit?.(dev);
     this.devs.delete(dev.name);

@@ -39,9 +39,35 @@ const LOOPBACK_ADDRESS = "127.0.0.1";
 const LOOPBACK_CIDR = `${LOOPBACK_ADDRESS}/8`;
 
 /** The keys a loopback device spec may have. */
-const SPEC_KEYS: ReadonlySet<string> = new Set(["driver", "name", "address", "mtu", "up", "plugin"]);
+const SPEC_KEYS: ReadonlySet<string> = new Set([
+  "driver",
+  "name",
+  "address",
+  "mtu",
+  "up",
+  "plugin",
+]);
 /** Keys that a spec which is also a plugin (the object {@link loopback} returns) carries. */
 const PLUGIN_KEYS: ReadonlySet<string> = new Set(["register", "requires", "start", "stop"]);
+
+const DEV_NAME_EXPECTED =
+  "an interface name of 1 to 15 characters without '/', ':' or white space, other than '.' and '..'";
+
+/**
+ * `dev_valid_name`: 1 to 15 characters (`IFNAMSIZ` - 1), not `.` or `..`, without `/`, `:` or
+ * white space.
+ * @see net/core/dev.c dev_valid_name()
+ */
+function devValidName(name: unknown): name is string {
+  return (
+    typeof name === "string" &&
+    name.length > 0 &&
+    name.length < 16 &&
+    name !== "." &&
+    name !== ".." &&
+    !/[/:\s]/.test(name)
+  );
+}
 
 /** Driver-private state of a loopback device (`netdev_priv`). */
 interface LoopbackPriv {
@@ -85,29 +111,29 @@ export type LoopbackPlugin = Plugin &
  * protocols can tell looped-back packets apart.
  * @see drivers/net/loopback.c loopback_xmit()
  */
-export const loopbackXmit = traceable("loopback_xmit", function loopbackXmit(
-  skb: SkBuff,
-  dev: NetDevice,
-): NetdevTx {
-  // skb_tx_timestamp(): no software transmit time stamps here. skb_clear_tstamp(): the receive
-  // path stamps the packet again from the stack's clock.
-  skb.tstamp = 0;
-  skb.sk = null; // skb_orphan()
-  skb.dst = null;
-  skb.dev = dev;
-  skb.pktType = PACKET_LOOPBACK;
-  skb.ipSummed = CHECKSUM_UNNECESSARY;
-  const len = skb.len;
-  if (netifRx(skb) === NET_RX_SUCCESS) {
-    // dev_lstats_add(): loopback_get_stats64() reports these as both rx and tx.
-    const stats = dev.stats;
-    stats.tx_packets++;
-    stats.tx_bytes += len;
-    stats.rx_packets++;
-    stats.rx_bytes += len;
-  }
-  return NETDEV_TX_OK;
-});
+export const loopbackXmit = traceable(
+  "loopback_xmit",
+  function loopbackXmit(skb: SkBuff, dev: NetDevice): NetdevTx {
+    // skb_tx_timestamp(): no software transmit time stamps here. skb_clear_tstamp(): the receive
+    // path stamps the packet again from the stack's clock.
+    skb.tstamp = 0;
+    skb.sk = null; // skb_orphan()
+    skb.dst = null;
+    skb.dev = dev;
+    skb.pktType = PACKET_LOOPBACK;
+    skb.ipSummed = CHECKSUM_UNNECESSARY;
+    const len = skb.len;
+    if (netifRx(skb) === NET_RX_SUCCESS) {
+      // dev_lstats_add(): loopback_get_stats64() reports these as both rx and tx.
+      const stats = dev.stats;
+      stats.tx_packets++;
+      stats.tx_bytes += len;
+      stats.rx_packets++;
+      stats.rx_bytes += len;
+    }
+    return NETDEV_TX_OK;
+  },
+);
 
 /** `loopback_ops`. */
 const loopbackOps: NetDeviceOps = {
@@ -129,9 +155,11 @@ function loopbackCreate(stack: Stack, spec: DeviceSpec, path: string): NetDevice
       `no such key: the loopback driver takes ${[...SPEC_KEYS].join(", ")}`,
     );
   }
-  // The object loopback() returns is a plugin too, and its `name` is the plugin's.
-  const fromPlugin = spec.plugin !== undefined && spec.name === spec.plugin.name;
+  // The object loopback() returns is a plugin too, and its `name` is the plugin's: a name with
+  // a colon, which is never an interface name.
+  const fromPlugin = specIsPlugin && spec.plugin !== undefined && spec.name === spec.plugin.name;
   const name = spec.name === undefined || fromPlugin ? DEFAULT_NAME : spec.name;
+  if (!devValidName(name)) throw new ConfigError(`${path}.name`, name, DEV_NAME_EXPECTED);
   const priv: LoopbackPriv = { autoAddress: spec.address === undefined };
   return stack.registerNetdev({
     name,

@@ -2,7 +2,7 @@
  * Software completion of a checksum a device was asked to compute.
  * @packageDocumentation
  */
-import { CHECKSUM_NONE, type SkBuff, csumFold, csumPartial } from "@skbuff/core";
+import { CHECKSUM_NONE, csumFold, csumPartial, type SkBuff } from "@skbuff/core";
 
 /**
  * `skb_checksum_help`: fills in a `CHECKSUM_PARTIAL` packet's checksum in software. The

@@ -3,7 +3,13 @@
  * @packageDocumentation
  */
 import { ConfigError, type NetDevice, PluginError, parseCidr, type Stack } from "@skbuff/core";
-import { VETH_PLUGIN_NAME, type VethDeviceSpec, vethLink } from "./veth.js";
+import {
+  DEV_NAME_EXPECTED,
+  devValidName,
+  VETH_PLUGIN_NAME,
+  type VethDeviceSpec,
+  vethLink,
+} from "./veth.js";
 
 /** Options of {@link vethPair}. */
 export interface VethPairOptions {
@@ -43,8 +49,23 @@ export function vethPair(
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65536)) {
     throw new ConfigError("mtu", mtu, "an integer from 68 to 65536");
   }
-  for (const [key, cidr] of [["addressA", addressA], ["addressB", addressB]] as const) {
-    if (cidr !== undefined && (typeof cidr !== "string" || !cidr.includes("/") || parseCidr(cidr) === null)) {
+  if (typeof offload !== "boolean") throw new ConfigError("offload", offload, "true or false");
+  for (const [key, name] of [
+    ["nameA", nameA],
+    ["nameB", nameB],
+  ] as const) {
+    if (!devValidName(name)) {
+      throw new ConfigError(key, name, DEV_NAME_EXPECTED);
+    }
+  }
+  for (const [key, cidr] of [
+    ["addressA", addressA],
+    ["addressB", addressB],
+  ] as const) {
+    if (
+      cidr !== undefined &&
+      (typeof cidr !== "string" || !cidr.includes("/") || parseCidr(cidr) === null)
+    ) {
       throw new ConfigError(key, cidr, "an IPv4 address with prefix length, like 192.0.2.1/24");
     }
   }
@@ -56,8 +77,9 @@ export function vethPair(
       );
     }
     const spec: VethDeviceSpec = { driver: "veth", name, offload };
-    const dev = driver.create(stack, spec, `vethPair(${name})`);
-    if (dev instanceof Promise) throw new PluginError("the veth driver created a device asynchronously");
+    const dev = driver.create(stack, spec, "vethPair");
+    if (dev instanceof Promise)
+      throw new PluginError("the veth driver created a device asynchronously");
     if (mtu !== undefined) dev.mtu = mtu;
     return dev;
   };

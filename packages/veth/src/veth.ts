@@ -18,7 +18,6 @@ import {
   type DeviceSpec,
   definePlugin,
   IFF,
-  isPlugin,
   kfreeSkb,
   type LinkSpec,
   NET_RX_SUCCESS,
@@ -55,8 +54,9 @@ const SPEC_KEYS: ReadonlySet<string> = new Set([
   "plugin",
   "offload",
 ]);
-/** Keys of a spec that is also a plugin object (device specs may carry their plugin). */
-const PLUGIN_KEYS: ReadonlySet<string> = new Set(["register", "requires", "start", "stop"]);
+/** What {@link devValidName} accepts, for ConfigErrors. */
+export const DEV_NAME_EXPECTED =
+  "an interface name of 1 to 15 characters without '/', ':' or white space, other than '.' and '..'";
 
 /** A veth device spec: the generic keys plus `offload`. */
 export interface VethDeviceSpec extends DeviceSpec {
@@ -152,42 +152,42 @@ function vethRxCsum(skb: SkBuff, peer: NetDevice): void {
  *   (`rx_dropped` on the peer, `tx_dropped` here).
  * @see drivers/net/veth.c veth_xmit()
  */
-export const vethXmit = traceable("veth_xmit", function vethXmit(
-  skb: SkBuff,
-  dev: NetDevice,
-): NetdevTx {
-  const peer = privOf(dev).peer;
-  if (peer === null || !peer.isUp) {
-    dev.stats.tx_dropped++;
-    kfreeSkb(skb, SkbDropReason.DEV_CARRIER, dev.net);
+export const vethXmit = traceable(
+  "veth_xmit",
+  function vethXmit(skb: SkBuff, dev: NetDevice): NetdevTx {
+    const peer = privOf(dev).peer;
+    if (peer === null || !peer.isUp) {
+      dev.stats.tx_dropped++;
+      kfreeSkb(skb, SkbDropReason.DEV_CARRIER, dev.net);
+      return NETDEV_TX_OK;
+    }
+    const len = skb.len;
+    // __is_skb_forwardable(): the peer's MTU (there is no link-layer header to add to it).
+    if (len > peer.mtu) {
+      peer.stats.rx_dropped++;
+      dev.stats.tx_dropped++;
+      kfreeSkb(skb, SkbDropReason.PKT_TOO_BIG, peer.net);
+      return NETDEV_TX_OK;
+    }
+    // ____dev_forward_skb()
+    skbScrubPacket(skb, dev.net !== peer.net);
+    skb.priority = 0;
+    skb.dev = peer;
+    skb.resetMacHeader();
+    skb.macLen = 0;
+    vethRxCsum(skb, peer);
+    if (netifRx(skb) === NET_RX_SUCCESS) {
+      // dev_sw_netstats_tx_add(); veth_get_stats64() reports them as the peer's rx.
+      dev.stats.tx_packets++;
+      dev.stats.tx_bytes += len;
+      peer.stats.rx_packets++;
+      peer.stats.rx_bytes += len;
+    } else {
+      dev.stats.tx_dropped++;
+    }
     return NETDEV_TX_OK;
-  }
-  const len = skb.len;
-  // __is_skb_forwardable(): the peer's MTU (there is no link-layer header to add to it).
-  if (len > peer.mtu) {
-    peer.stats.rx_dropped++;
-    dev.stats.tx_dropped++;
-    kfreeSkb(skb, SkbDropReason.PKT_TOO_BIG, peer.net);
-    return NETDEV_TX_OK;
-  }
-  // ____dev_forward_skb()
-  skbScrubPacket(skb, dev.net !== peer.net);
-  skb.priority = 0;
-  skb.dev = peer;
-  skb.resetMacHeader();
-  skb.macLen = 0;
-  vethRxCsum(skb, peer);
-  if (netifRx(skb) === NET_RX_SUCCESS) {
-    // dev_sw_netstats_tx_add(); veth_get_stats64() reports them as the peer's rx.
-    dev.stats.tx_packets++;
-    dev.stats.tx_bytes += len;
-    peer.stats.rx_packets++;
-    peer.stats.rx_bytes += len;
-  } else {
-    dev.stats.tx_dropped++;
-  }
-  return NETDEV_TX_OK;
-});
+  },
+);
 
 /** `veth_netdev_ops`. */
 const vethOps: NetDeviceOps = {
@@ -230,6 +230,22 @@ function vethUnlink(dev: NetDevice): void {
   }
 }
 
+/**
+ * `dev_valid_name`: 1 to 15 characters (`IFNAMSIZ` - 1), not `.` or `..`, without `/`, `:` or
+ * white space.
+ * @see net/core/dev.c dev_valid_name()
+ */
+export function devValidName(name: unknown): name is string {
+  return (
+    typeof name === "string" &&
+    name.length > 0 &&
+    name.length < 16 &&
+    name !== "." &&
+    name !== ".." &&
+    !/[/:\s]/.test(name)
+  );
+}
+
 /** The first free `vethN` name in a stack. */
 function vethFreeName(stack: Stack): string {
   for (let i = 0; ; i++) {
@@ -244,9 +260,8 @@ function vethFreeName(stack: Stack): string {
  * @see drivers/net/veth.c veth_newlink(), veth_setup()
  */
 function vethCreate(stack: Stack, spec: DeviceSpec, path: string): NetDevice {
-  const specIsPlugin = isPlugin(spec);
   for (const key of Object.keys(spec)) {
-    if (SPEC_KEYS.has(key) || (specIsPlugin && PLUGIN_KEYS.has(key))) continue;
+    if (SPEC_KEYS.has(key)) continue;
     throw new ConfigError(
       `${path}.${key}`,
       spec[key],
@@ -257,8 +272,8 @@ function vethCreate(stack: Stack, spec: DeviceSpec, path: string): NetDevice {
   if (typeof offload !== "boolean") {
     throw new ConfigError(`${path}.offload`, offload, "true or false");
   }
-  const fromPlugin = specIsPlugin && spec.name === (spec as Plugin).name;
-  const name = spec.name === undefined || fromPlugin ? vethFreeName(stack) : spec.name;
+  const name = spec.name ?? vethFreeName(stack);
+  if (!devValidName(name)) throw new ConfigError(`${path}.name`, name, DEV_NAME_EXPECTED);
   const priv: VethPriv = { peer: null };
   const dev = stack.registerNetdev({
     name,
