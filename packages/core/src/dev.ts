@@ -12,8 +12,9 @@ import { NETDEV_TX_BUSY, type NetDevice } from "./netdevice.js";
 import { NF_NETDEV_EGRESS, NF_NETDEV_INGRESS, NFPROTO_NETDEV } from "./netfilter.js";
 import { NET_RX_DROP, NET_RX_SUCCESS } from "./protocol.js";
 import { NET_XMIT_DROP, NET_XMIT_SUCCESS, type Qdisc } from "./qdisc.js";
+import { CHECKSUM_PARTIAL, PACKET_OUTGOING, type SkBuff } from "./skbuff.js";
+import { skbChecksumHelp } from "./skb_checksum.js";
 import { SkBuffHead } from "./skbuff_head.js";
-import { PACKET_OUTGOING, type SkBuff } from "./skbuff.js";
 import type { Stack } from "./stack.js";
 import { tp } from "./trace.js";
 
@@ -91,8 +92,11 @@ export class Softnet {
         if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: this.net, error });
       }
       budget -= work;
-      if (work >= weight) list.push(napi); // more to do
-      else napi.scheduled = false;
+      if (work >= weight) {
+        list.push(napi); // more to do
+      } else {
+        napi.scheduled = false;
+      }
       if (budget <= 0) {
         if (list.length > 0) {
           this.net.softnetMib.SoftnetTimeSqueeze++;
@@ -135,7 +139,7 @@ function processBacklog(backlog: SkBuffHead, quota: number): number {
  * `netif_rx`: a driver hands a received packet to the stack. It is queued on the stack's
  * backlog and processed later by the receive softirq, never synchronously, so a driver's xmit
  * may call it for its peer (loopback, veth) without recursing into the stack. Takes ownership.
- * Sets `skb.dev` must be set by the caller to the receiving device.
+ * The caller sets `skb.dev` to the receiving device.
  * @see net/core/dev.c netif_rx()
  */
 export function netifRx(skb: SkBuff): number {
@@ -159,58 +163,63 @@ export function netifRx(skb: SkBuff): number {
  * `skb.protocol`. Takes ownership. Never throws: a handler that throws is a counted drop.
  * @see net/core/dev.c __netif_receive_skb_core()
  */
-export const netifReceiveSkb = traceable("__netif_receive_skb", function netifReceiveSkb(skb: SkBuff): number {
-  const dev = skb.dev as NetDevice;
-  const net = dev.net;
-  net.softnetMib.SoftnetProcessed++;
-  if (tp.netifReceiveSkb.hasSubscribers) tp.netifReceiveSkb.publish({ skb, dev });
-  skb.skbIif = dev.ifindex;
-  if (skb.tstamp === 0) skb.tstamp = net.clock.now();
-  skb.resetNetworkHeader();
-  skb.resetTransportHeader();
-  const reg = net.protocols;
-  const taps = reg.taps;
-  for (let i = 0; i < taps.length; i++) deliverToTap(taps[i]!, skb, dev, skb.pktType);
-  const nf = net.nf;
-  if (nf.has(NFPROTO_NETDEV, NF_NETDEV_INGRESS)) {
-    if (nf.run(NFPROTO_NETDEV, NF_NETDEV_INGRESS, null, skb, dev, null, okIngress) !== 1) {
-      return NET_RX_DROP;
-    }
-  }
-  const handlers = reg.packetTypes(skb.protocol);
-  // The last handler that takes packets from this device gets the original; the others clones.
-  let last = -1;
-  if (handlers !== undefined) {
-    for (let i = handlers.length - 1; i >= 0; i--) {
-      const pt = handlers[i]!;
-      if (pt.dev === undefined || pt.dev === dev) {
-        last = i;
-        break;
+export const netifReceiveSkb = traceable(
+  "__netif_receive_skb",
+  function netifReceiveSkb(skb: SkBuff): number {
+    const dev = skb.dev as NetDevice;
+    const net = dev.net;
+    net.softnetMib.SoftnetProcessed++;
+    if (tp.netifReceiveSkb.hasSubscribers) tp.netifReceiveSkb.publish({ skb, dev });
+    skb.skbIif = dev.ifindex;
+    if (skb.tstamp === 0) skb.tstamp = net.clock.now();
+    skb.resetNetworkHeader();
+    skb.resetTransportHeader();
+    const reg = net.protocols;
+    const taps = reg.taps;
+    for (let i = 0; i < taps.length; i++) deliverToTap(taps[i]!, skb, dev, skb.pktType);
+    const nf = net.nf;
+    if (nf.has(NFPROTO_NETDEV, NF_NETDEV_INGRESS)) {
+      if (nf.run(NFPROTO_NETDEV, NF_NETDEV_INGRESS, null, skb, dev, null, okIngress) !== 1) {
+        return NET_RX_DROP;
       }
     }
-  }
-  if (last < 0) {
-    dev.stats.rx_nohandler++;
-    kfreeSkb(skb, SkbDropReason.UNHANDLED_PROTO, net);
-    return NET_RX_DROP;
-  }
-  // Every handler but the last gets a clone (deliver_skb); the last takes the original.
-  let ret = NET_RX_DROP;
-  for (let i = 0; i <= last; i++) {
-    const pt = handlers![i]!;
-    if (pt.dev !== undefined && pt.dev !== dev) continue;
-    const mine = i === last ? skb : skb.clone();
-    try {
-      ret = pt.func(mine, dev, pt);
-    } catch (error) {
-      // The handler owned the skb and failed mid-way: account for it and go on.
-      if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: net, error, handler: pt });
-      kfreeSkb(mine, SkbDropReason.HANDLER_EXCEPTION, net);
-      ret = NET_RX_DROP;
+    const handlers = reg.packetTypes(skb.protocol);
+    // The last handler that takes packets from this device gets the original; the others clones.
+    let last = -1;
+    if (handlers !== undefined) {
+      for (let i = handlers.length - 1; i >= 0; i--) {
+        const pt = handlers[i]!;
+        if (pt.dev === undefined || pt.dev === dev) {
+          last = i;
+          break;
+        }
+      }
     }
-  }
-  return ret;
-});
+    if (last < 0) {
+      dev.stats.rx_nohandler++;
+      kfreeSkb(skb, SkbDropReason.UNHANDLED_PROTO, net);
+      return NET_RX_DROP;
+    }
+    // Every handler but the last gets a clone (deliver_skb); the last takes the original.
+    let ret = NET_RX_DROP;
+    for (let i = 0; i <= last; i++) {
+      const pt = handlers![i]!;
+      if (pt.dev !== undefined && pt.dev !== dev) continue;
+      const mine = i === last ? skb : skb.clone();
+      try {
+        ret = pt.func(mine, dev, pt);
+      } catch (error) {
+        // The handler owned the skb and failed mid-way: account for it and go on.
+        if (tp.handlerError.hasSubscribers) {
+          tp.handlerError.publish({ stack: net, error, handler: pt });
+        }
+        kfreeSkb(mine, SkbDropReason.HANDLER_EXCEPTION, net);
+        ret = NET_RX_DROP;
+      }
+    }
+    return ret;
+  },
+);
 
 function okIngress(): number {
   return 1;
@@ -221,14 +230,21 @@ function okIngress(): number {
  * throws is a counted drop of its clone; the packet goes on.
  * @see net/core/dev.c deliver_skb(), dev_queue_xmit_nit()
  */
-function deliverToTap(pt: PacketType_, skb: SkBuff, dev: NetDevice, pktType: SkBuff["pktType"]): void {
+function deliverToTap(
+  pt: PacketType_,
+  skb: SkBuff,
+  dev: NetDevice,
+  pktType: SkBuff["pktType"],
+): void {
   if (pt.dev !== undefined && pt.dev !== dev) return;
   const clone = skb.clone();
   clone.pktType = pktType;
   try {
     pt.func(clone, dev, pt);
   } catch (error) {
-    if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: dev.net, error, handler: pt });
+    if (tp.handlerError.hasSubscribers) {
+      tp.handlerError.publish({ stack: dev.net, error, handler: pt });
+    }
     kfreeSkb(clone, SkbDropReason.HANDLER_EXCEPTION, dev.net);
   }
 }
@@ -301,29 +317,31 @@ export function qdiscRun(q: Qdisc): void {
  * caller still owns the skb.
  * @see net/core/dev.c dev_hard_start_xmit()
  */
-export const devHardStartXmit = traceable("dev_hard_start_xmit", function devHardStartXmit(
-  skb: SkBuff,
-  dev: NetDevice,
-): number {
-  if (!dev.isRunning) {
-    dev.stats.tx_carrier_errors++;
-    dev.stats.tx_dropped++;
-    kfreeSkb(skb, dev.isUp ? SkbDropReason.DEV_CARRIER : SkbDropReason.DEV_READY, dev.net);
-    return 0;
-  }
-  const len = skb.len;
-  let rc: number;
-  try {
-    rc = dev.ops.ndoStartXmit(skb, dev);
-  } catch (error) {
-    if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: dev.net, error, dev });
-    dev.stats.tx_errors++;
-    kfreeSkb(skb, SkbDropReason.HANDLER_EXCEPTION, dev.net);
-    return 0;
-  }
-  if (tp.netDevXmit.hasSubscribers) tp.netDevXmit.publish({ skb, dev, len, rc });
-  return rc;
-});
+export const devHardStartXmit = traceable(
+  "dev_hard_start_xmit",
+  function devHardStartXmit(skb: SkBuff, dev: NetDevice): number {
+    if (!dev.isRunning) {
+      dev.stats.tx_carrier_errors++;
+      dev.stats.tx_dropped++;
+      kfreeSkb(skb, dev.isUp ? SkbDropReason.DEV_CARRIER : SkbDropReason.DEV_READY, dev.net);
+      return 0;
+    }
+    // validate_xmit_skb: a device without checksum offload gets finished checksums.
+    if (skb.ipSummed === CHECKSUM_PARTIAL && !dev.features.hwCsum) skbChecksumHelp(skb);
+    const len = skb.len;
+    let rc: number;
+    try {
+      rc = dev.ops.ndoStartXmit(skb, dev);
+    } catch (error) {
+      if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: dev.net, error, dev });
+      dev.stats.tx_errors++;
+      kfreeSkb(skb, SkbDropReason.HANDLER_EXCEPTION, dev.net);
+      return 0;
+    }
+    if (tp.netDevXmit.hasSubscribers) tp.netDevXmit.publish({ skb, dev, len, rc });
+    return rc;
+  },
+);
 
 /** `netif_wake_queue`: the driver can take packets again; runs its qdisc from the TX softirq. */
 export function netifWakeQueue(dev: NetDevice): void {
@@ -334,4 +352,21 @@ export function netifWakeQueue(dev: NetDevice): void {
 /** `netif_stop_queue`: the driver is full; the qdisc holds packets until woken. */
 export function netifStopQueue(dev: NetDevice): void {
   dev.queueStopped = true;
+}
+
+/**
+ * `netif_carrier_on`: the link came up (a veth peer appeared, a cable was plugged). Protocols
+ * are told through the notifier chain (`change`).
+ */
+export function netifCarrierOn(dev: NetDevice): void {
+  if (dev.carrier) return;
+  dev.carrier = true;
+  dev.net.callNetdevNotifiers("change", dev);
+}
+
+/** `netif_carrier_off`: the link went down; transmits now drop with DEV_CARRIER. */
+export function netifCarrierOff(dev: NetDevice): void {
+  if (!dev.carrier) return;
+  dev.carrier = false;
+  dev.net.callNetdevNotifiers("change", dev);
 }

@@ -29,18 +29,22 @@ type AnyFn = (...args: any[]) => any;
  */
 export function traceable<F extends AnyFn>(name: string, fn: F): F {
   const ch = tp.funcGraph;
-  const wrapped = function (this: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
-    if (!ch.hasSubscribers) return fn.call(this, a, b, c, d);
+  // Every argument passes through as given (count included: rest parameters and defaults see
+  // what the caller wrote), and so do `this` and the result.
+  const wrapped = function (this: unknown, ...args: unknown[]) {
+    if (!ch.hasSubscribers) return fn.apply(this, args);
     const my = depth++;
-    ch.publish({ fn: name, phase: "entry", arg0: a, depth: my, timeUs: nowUs() });
+    const arg0 = args[0];
+    ch.publish({ fn: name, phase: "entry", arg0, depth: my, timeUs: nowUs() });
     try {
-      return fn.call(this, a, b, c, d);
+      return fn.apply(this, args);
     } finally {
       depth = my;
-      ch.publish({ fn: name, phase: "exit", arg0: a, depth: my, timeUs: nowUs() });
+      ch.publish({ fn: name, phase: "exit", arg0, depth: my, timeUs: nowUs() });
     }
   };
   Object.defineProperty(wrapped, "name", { value: fn.name || name });
+  Object.defineProperty(wrapped, "length", { value: fn.length });
   return wrapped as unknown as F;
 }
 

@@ -19,7 +19,7 @@ export * from "./checksum.js";
 export { type Clock, type ClockOptions, isClock, RealClock, type RealClockOptions, type Timer, VirtualClock, type VirtualClockOptions } from "./clock.js";
 export { loadNetwork, loadStack } from "./config/load_stack.js";
 export {
-  devHardStartXmit, devQueueXmit, type NapiStruct, netifReceiveSkb, netifRx, netifStopQueue, netifWakeQueue, qdiscRun, Softnet,
+  devHardStartXmit, devQueueXmit, type NapiStruct, netifReceiveSkb, netifCarrierOff, netifCarrierOn, netifRx, netifStopQueue, netifWakeQueue, qdiscRun, Softnet,
 } from "./dev.js";
 export type { NetDeviceDriver } from "./driver.js";
 export { consumeSkb, kfreeSkb } from "./drop.js";
@@ -41,6 +41,7 @@ export { PluginContext } from "./plugin_context.js";
 export * from "./protocol.js";
 export { NET_XMIT_CN, NET_XMIT_DROP, NET_XMIT_SUCCESS, PfifoQdisc, type Qdisc, type QdiscOps, QdiscStats } from "./qdisc.js";
 export * from "./skbuff.js";
+export { skbChecksumHelp } from "./skb_checksum.js";
 export { SkBuffHead } from "./skbuff_head.js";
 export * from "./sock.js";
 export { type CoreSysctls, createStack, type NetdevEvent, type NetdevNotifier, netGeneric, registerPernetId, Stack } from "./stack.js";

@@ -41,7 +41,13 @@ export const NF_NETDEV_INGRESS = 0;
 export const NF_NETDEV_EGRESS = 1;
 
 /** The names of the inet hooks, for printing. */
-export const NF_INET_HOOK_NAMES = ["PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT", "POST_ROUTING"] as const;
+export const NF_INET_HOOK_NAMES = [
+  "PRE_ROUTING",
+  "LOCAL_IN",
+  "FORWARD",
+  "LOCAL_OUT",
+  "POST_ROUTING",
+] as const;
 
 /** Drop the packet; `nf_hook_slow` frees it (with `skb.dropReason` or `NETFILTER_DROP`). */
 export const NF_DROP = 0;
@@ -314,9 +320,17 @@ export class NfHooks {
    * `nf_hook_slow()`: runs entries from `start`. Returns 1 (accepted: run okfn), 0 (stolen or
    * queued) or a negative errno (dropped and freed).
    */
-  private slow(skb: SkBuff, state: NfHookState, entries: readonly NfHookOps[], start: number): number {
+  private slow(
+    skb: SkBuff,
+    state: NfHookState,
+    entries: readonly NfHookOps[],
+    start: number,
+  ): number {
     const publish = tp.nfHook.hasSubscribers;
     let repeats = 0;
+    // A live packet has no drop reason: whatever it carries in is stale (copied from the skb
+    // it was cloned from). Only a reason a hook sets (nfDropReason) names an NF_DROP.
+    skb.dropReason = null;
     for (let i = start; i < entries.length; i++) {
       const ops = entries[i]!;
       if (ops.dev !== undefined && ops.dev !== (state.in ?? state.out)) continue;
@@ -331,13 +345,19 @@ export class NfHooks {
         kfreeSkb(skb, SkbDropReason.NF_HOOK_EXCEPTION, this.net);
         return -EPERM;
       }
-      if (publish) tp.nfHook.publish({ skb, stack: this.net, pf: state.pf, hooknum: state.hook, verdict });
+      if (publish) {
+        tp.nfHook.publish({ skb, stack: this.net, pf: state.pf, hooknum: state.hook, verdict });
+      }
       switch (verdict & NF_VERDICT_MASK) {
         case NF_ACCEPT:
           repeats = 0;
           break;
         case NF_DROP: {
-          kfreeSkb(skb, (skb.dropReason as SkbDropReason | null) ?? SkbDropReason.NETFILTER_DROP, this.net);
+          kfreeSkb(
+            skb,
+            (skb.dropReason as SkbDropReason | null) ?? SkbDropReason.NETFILTER_DROP,
+            this.net,
+          );
           const err = NF_DROP_GETERR(verdict);
           return err === 0 ? -EPERM : -err;
         }
@@ -410,7 +430,10 @@ export class NfHooks {
    */
   reinject(entry: NfQueueEntry, verdict: number): void {
     if (this.reinjected.has(entry)) {
-      throw new SkbuffError("EINVAL", `nf_reinject: queue ${entry.queueNum} entry was reinjected already`);
+      throw new SkbuffError(
+        "EINVAL",
+        `nf_reinject: queue ${entry.queueNum} entry was reinjected already`,
+      );
     }
     this.reinjected.add(entry);
     const { skb, entries } = entry;
@@ -418,7 +441,14 @@ export class NfHooks {
       kfreeSkb(skb, SkbDropReason.QUEUE_PURGE, this.net);
       return;
     }
-    const state = this.enter(entry.state.pf, entry.state.hook, entry.state.in, entry.state.out, entry.state.sk, entry.state.okfn);
+    const state = this.enter(
+      entry.state.pf,
+      entry.state.hook,
+      entry.state.in,
+      entry.state.out,
+      entry.state.sk,
+      entry.state.okfn,
+    );
     let ret: number;
     try {
       switch (verdict & NF_VERDICT_MASK) {
@@ -439,7 +469,11 @@ export class NfHooks {
           ret = 0;
           break;
         default:
-          kfreeSkb(skb, (skb.dropReason as SkbDropReason | null) ?? SkbDropReason.NETFILTER_DROP, this.net);
+          kfreeSkb(
+            skb,
+            (skb.dropReason as SkbDropReason | null) ?? SkbDropReason.NETFILTER_DROP,
+            this.net,
+          );
           ret = 0;
       }
     } finally {

@@ -18,9 +18,11 @@ export class Network {
     readonly links: readonly (readonly [NetDevice, NetDevice])[],
   ) {}
 
-  /** Closes every host. */
+  /** Closes every host, even when closing one fails (then rejects with the first error). */
   async close(): Promise<void> {
-    for (const h of Object.values(this.hosts)) await h.close();
+    const results = await Promise.allSettled(Object.values(this.hosts).map((h) => h.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 }
 
@@ -30,8 +32,17 @@ export class Network {
  * to links that ask for it, then starts every host. All hosts share one clock.
  */
 export async function createNetwork(options: NetworkOptions): Promise<Network> {
-  if (options === null || typeof options !== "object" || typeof options.hosts !== "object" || options.hosts === null) {
-    throw new ConfigError("hosts", (options as NetworkOptions | null)?.hosts, "an object of hosts by name");
+  if (
+    options === null ||
+    typeof options !== "object" ||
+    typeof options.hosts !== "object" ||
+    options.hosts === null
+  ) {
+    throw new ConfigError(
+      "hosts",
+      (options as NetworkOptions | null)?.hosts,
+      "an object of hosts by name",
+    );
   }
   const clock = resolveNetClock(options.clock);
   const hosts: Record<string, Stack> = {};
@@ -40,6 +51,13 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
   const used = new Map<string, number>();
   try {
     for (const [name, host] of Object.entries(options.hosts)) {
+      if (host === null || typeof host !== "object") {
+        throw new ConfigError(
+          `hosts.${name}`,
+          host,
+          "a host's options (plugins, devices, routes, …)",
+        );
+      }
       const hostOpts: StackOptions = { ...host, name, plugins: host.plugins ?? options.plugins };
       const stack = await buildStack(hostOpts, { pathPrefix: `hosts.${name}.`, clock });
       hosts[name] = stack;
@@ -47,6 +65,9 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     }
     for (const [i, link] of (options.links ?? []).entries()) {
       const path = `links[${i}]`;
+      if (link === null || typeof link !== "object") {
+        throw new ConfigError(path, link, 'a link like { ends: ["a:eth0", "b:eth0"] }');
+      }
       if (!Array.isArray(link.ends) || link.ends.length !== 2) {
         throw new ConfigError(`${path}.ends`, link.ends, 'two ends like ["a:eth0", "b:eth0"]');
       }
@@ -55,19 +76,35 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
         const m = typeof end === "string" ? /^([^:]+):(.+)$/.exec(end) : null;
         if (!m) throw new ConfigError(where, end, "host:device");
         const stack = hosts[m[1]!];
-        if (!stack) throw new ConfigError(where, end, `a host of this network (${Object.keys(hosts).join(", ")})`);
+        if (!stack) {
+          throw new ConfigError(
+            where,
+            end,
+            `a host of this network (${Object.keys(hosts).join(", ")})`,
+          );
+        }
         const dev = stack.getDevice(m[2]!);
         if (!dev) {
-          throw new ConfigError(where, end, `a device of host ${m[1]} (${stack.devices.map((d) => d.name).join(", ")})`);
+          throw new ConfigError(
+            where,
+            end,
+            `a device of host ${m[1]} (${stack.devices.map((d) => d.name).join(", ")})`,
+          );
         }
-        if (used.has(end)) throw new ConfigError(where, end, `a device not already used by links[${used.get(end)}]`);
+        if (used.has(end)) {
+          throw new ConfigError(where, end, `a device not already used by links[${used.get(end)}]`);
+        }
         used.set(end, i);
         return dev;
       }) as [NetDevice, NetDevice];
       const [a, b] = devs;
       const driverA = a.net.driver(deviceDriverName(a));
       if (!driverA?.link || deviceDriverName(a) !== deviceDriverName(b)) {
-        throw new ConfigError(`${path}.ends`, link.ends, "two devices of one link driver (like veth)");
+        throw new ConfigError(
+          `${path}.ends`,
+          link.ends,
+          "two devices of one link driver (like veth)",
+        );
       }
       if (link.netem) {
         for (const d of devs) {
@@ -86,7 +123,8 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
       await startStack(hosts[name]!, host, { pathPrefix: `hosts.${name}.` });
     }
   } catch (error) {
-    for (const s of built) await s.close();
+    // Close every host made so far; the error that stopped creation is the one to report.
+    await Promise.allSettled(built.map((s) => s.close()));
     throw error;
   }
   return new Network(hosts, clock, links);

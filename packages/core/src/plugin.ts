@@ -23,7 +23,11 @@ export interface Plugin {
   register(ctx: PluginContext): void | Promise<void>;
   /** Called once devices are up: install routes, open listeners. */
   start?(ctx: PluginContext): void | Promise<void>;
-  /** Called when the stack closes, in reverse registration order. */
+  /**
+   * Called when the stack closes, in reverse registration order; only for plugins whose
+   * `register` completed (a `register` that throws cleans up after itself, like a failing
+   * `module_init`). Also called when creating the stack fails later on.
+   */
   stop?(ctx: PluginContext): void | Promise<void>;
 }
 
@@ -51,6 +55,25 @@ export function definePlugin<P extends Plugin>(plugin: P): P {
   }
   if (typeof plugin.register !== "function") {
     throw new PluginError(`Plugin '${plugin.name}' has no register(ctx) function`);
+  }
+  for (const hook of ["start", "stop"] as const) {
+    if (plugin[hook] !== undefined && typeof plugin[hook] !== "function") {
+      throw new PluginError(
+        `Plugin '${plugin.name}': ${hook} must be a function, got ${typeof plugin[hook]}`,
+      );
+    }
+  }
+  const requires: unknown = plugin.requires;
+  if (
+    requires !== undefined &&
+    (!Array.isArray(requires) || !requires.every((r) => typeof r === "string"))
+  ) {
+    throw new PluginError(
+      `Plugin '${plugin.name}': requires must be a list of plugin names, got ${JSON.stringify(requires)}`,
+    );
+  }
+  if (plugin.requires?.includes(plugin.name)) {
+    throw new PluginError(`Plugin '${plugin.name}' requires itself`);
   }
   return Object.freeze({ ...plugin, requires: Object.freeze([...(plugin.requires ?? [])]) });
 }
@@ -94,7 +117,9 @@ export function orderPlugins(plugins: readonly Plugin[]): Plugin[] {
     const s = state.get(p.name);
     if (s === "done") return;
     if (s === "visiting") {
-      throw new PluginError(`Plugins depend on each other in a cycle: ${[...chain, p.name].join(" -> ")}`);
+      throw new PluginError(
+        `Plugins depend on each other in a cycle: ${[...chain, p.name].join(" -> ")}`,
+      );
     }
     state.set(p.name, "visiting");
     for (const dep of p.requires ?? []) visit(byName.get(dep)!, [...chain, p.name]);

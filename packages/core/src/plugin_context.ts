@@ -6,15 +6,16 @@
 import type { DependencyContainer } from "tsyringe";
 import type { Clock } from "./clock.js";
 import type { NetDeviceDriver } from "./driver.js";
+import { PluginError } from "./errors.js";
 import type { MibGroup } from "./mib.js";
 import type { NfHookOps, NfQueueHandler } from "./netfilter.js";
+import type { SysctlValue } from "./options.js";
 import type { InetProtocol, PacketType } from "./protocol.js";
 import type { QdiscOps } from "./qdisc.js";
 import type { NetProtoFamily } from "./sock.js";
 import type { Stack } from "./stack.js";
 import type { SysctlDef, SysctlEntry } from "./sysctl.js";
 import type { Token } from "./tokens.js";
-import type { SysctlValue } from "./options.js";
 
 /** The registration surface a plugin sees. */
 export class PluginContext {
@@ -53,7 +54,7 @@ export class PluginContext {
   /** `inet_add_protocol`; throws if the protocol number is taken. */
   inetAddProtocol(proto: InetProtocol): void {
     if (!this.stack.protocols.inetAddProtocol(proto)) {
-      throw new Error(
+      throw new PluginError(
         `Plugin '${this.pluginName}': IP protocol ${proto.protocol} already has a handler`,
       );
     }

@@ -6,8 +6,8 @@
 import { kfreeSkb } from "./drop.js";
 import { SkbDropReason } from "./drop_reason.js";
 import type { NetDevice } from "./netdevice.js";
-import { SkBuffHead } from "./skbuff_head.js";
 import type { SkBuff } from "./skbuff.js";
+import { SkBuffHead } from "./skbuff_head.js";
 
 /** The packet was queued. */
 export const NET_XMIT_SUCCESS = 0x00;

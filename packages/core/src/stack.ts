@@ -27,7 +27,14 @@ import { Sysctl, type SysctlEntry } from "./sysctl.js";
 import { type PingOptions, type PingReply, TOKENS, type Token } from "./tokens.js";
 
 /** Events on the netdevice notifier chain (`NETDEV_*`) and the address chain. */
-export type NetdevEvent = "register" | "up" | "down" | "unregister" | "addr-add" | "addr-del" | "change";
+export type NetdevEvent =
+  | "register"
+  | "up"
+  | "down"
+  | "unregister"
+  | "addr-add"
+  | "addr-del"
+  | "change";
 
 /** A listener on the notifier chain (`register_netdevice_notifier`). */
 export type NetdevNotifier = (event: NetdevEvent, dev: NetDevice, detail?: unknown) => void;
@@ -92,6 +99,9 @@ export class Stack {
   private readonly notifiers: NetdevNotifier[] = [];
   private readonly closers: (() => void | Promise<void>)[] = [];
   private readonly timers = new Set<Timer>();
+  /** How many of {@link Stack.plugins} have registered: the ones whose `stop` runs on close. */
+  private registeredPlugins = 0;
+  private closing: Promise<void> | null = null;
   /** Plugins in registration order. */
   readonly plugins: readonly Plugin[] = [];
 
@@ -107,19 +117,31 @@ export class Stack {
     this.softnet = new Softnet(this);
     this.core = {
       netdevMaxBacklog: this.sysctl.register({
-        name: "net.core.netdev_max_backlog", type: "int", default: 1000, min: 1,
+        name: "net.core.netdev_max_backlog",
+        type: "int",
+        default: 1000,
+        min: 1,
         doc: "Packets the receive backlog holds before dropping (CPU_BACKLOG).",
       }),
       netdevBudget: this.sysctl.register({
-        name: "net.core.netdev_budget", type: "int", default: 300, min: 1,
+        name: "net.core.netdev_budget",
+        type: "int",
+        default: 300,
+        min: 1,
         doc: "Packets one receive softirq run processes before yielding.",
       }),
       devWeight: this.sysctl.register({
-        name: "net.core.dev_weight", type: "int", default: 64, min: 1,
+        name: "net.core.dev_weight",
+        type: "int",
+        default: 64,
+        min: 1,
         doc: "Packets one NAPI poll of the backlog processes.",
       }),
       devWeightTx: this.sysctl.register({
-        name: "net.core.dev_weight_tx_bias", type: "int", default: 1, min: 1,
+        name: "net.core.dev_weight_tx_bias",
+        type: "int",
+        default: 1,
+        min: 1,
         doc: "Scales dev_weight into the packets one qdisc run hands to a driver before yielding (dev_tx_weight = dev_weight * dev_weight_tx_bias).",
       }),
     };
@@ -157,7 +179,10 @@ export class Stack {
    */
   registerNetdev(init: NetDeviceInit): NetDevice {
     if (this.devs.has(init.name)) {
-      throw new SkbuffError("EEXIST", `Device '${init.name}' already exists in stack '${this.name}'`);
+      throw new SkbuffError(
+        "EEXIST",
+        `Device '${init.name}' already exists in stack '${this.name}'`,
+      );
     }
     const dev = new NetDevice(this, this.nextIfindex++, init);
     this.devs.set(dev.name, dev);
@@ -236,7 +261,11 @@ export class Stack {
    * `tc qdisc replace dev DEV root KIND OPTIONS`: attaches a qdisc of a registered kind
    * (`pfifo` is built in).
    */
-  qdiscReplace(dev: NetDevice, kind: string, options: Readonly<Record<string, unknown>> = {}): Qdisc {
+  qdiscReplace(
+    dev: NetDevice,
+    kind: string,
+    options: Readonly<Record<string, unknown>> = {},
+  ): Qdisc {
     let q: Qdisc;
     if (kind === "pfifo") {
       q = this.newPfifo(dev);
@@ -260,9 +289,17 @@ export class Stack {
   addAddress(dev: NetDevice, cidr: string): void {
     const parsed = parseCidr(cidr);
     if (parsed === null || !cidr.includes("/")) {
-      throw new ConfigError("address", cidr, "an IPv4 address with prefix length, like 192.0.2.1/24");
+      throw new ConfigError(
+        "address",
+        cidr,
+        "an IPv4 address with prefix length, like 192.0.2.1/24",
+      );
     }
-    const addr = { family: "inet" as const, address: cidr.slice(0, cidr.indexOf("/")), prefixLen: parsed.prefixLen };
+    const addr = {
+      family: "inet" as const,
+      address: cidr.slice(0, cidr.indexOf("/")),
+      prefixLen: parsed.prefixLen,
+    };
     dev.addresses.push(addr);
     this.notify("addr-add", dev, addr);
   }
@@ -274,6 +311,11 @@ export class Stack {
       const i = this.notifiers.indexOf(fn);
       if (i >= 0) this.notifiers.splice(i, 1);
     };
+  }
+
+  /** `call_netdevice_notifiers`: tells every listener about a device event. */
+  callNetdevNotifiers(event: NetdevEvent, dev: NetDevice, detail?: unknown): void {
+    this.notify(event, dev, detail);
   }
 
   private notify(event: NetdevEvent, dev: NetDevice, detail?: unknown): void {
@@ -357,26 +399,49 @@ export class Stack {
   }
 
   /**
-   * Closes the stack: plugins stop (in reverse order), devices go down (their queued packets
-   * are freed with QUEUE_PURGE), timers are cancelled. Idempotent.
+   * Closes the stack: plugins stop (in reverse order; only those whose `register` ran), then
+   * the `onClose` functions run, devices go down (their queued packets are freed with
+   * QUEUE_PURGE), the backlog is purged and timers made with {@link Stack.createTimer} are
+   * cancelled. Idempotent: every call returns the same promise. A `stop` or `onClose` that
+   * throws does not stop the teardown; close() then rejects with its error (an AggregateError
+   * when several failed).
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.teardown();
+    return this.closing;
+  }
+
+  private async teardown(): Promise<void> {
     this.closed = true;
-    const ctxs = this.plugins.map((p) => new PluginContext(this, p.name));
-    for (let i = this.plugins.length - 1; i >= 0; i--) {
-      await this.plugins[i]!.stop?.(ctxs[i]!);
+    const errors: unknown[] = [];
+    const attempt = async (fn: () => void | Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    for (let i = this.registeredPlugins - 1; i >= 0; i--) {
+      const plugin = this.plugins[i]!;
+      if (plugin.stop) await attempt(() => plugin.stop!(new PluginContext(this, plugin.name)));
     }
-    for (const fn of this.closers.reverse()) await fn();
-    for (const dev of this.devices.reverse()) this.unregisterNetdev(dev);
+    for (const fn of this.closers.splice(0).reverse()) await attempt(fn);
+    for (const dev of this.devices.reverse()) await attempt(() => this.unregisterNetdev(dev));
     this.softnet.backlog.purge((skb) => kfreeSkb(skb, SkbDropReason.QUEUE_PURGE, this));
     for (const t of this.timers) t.cancel();
     this.timers.clear();
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `Closing stack '${this.name}' failed`);
   }
 
   /** @internal */
   setPlugins(plugins: readonly Plugin[]): void {
     (this as { plugins: readonly Plugin[] }).plugins = plugins;
+  }
+
+  /** @internal the first `count` plugins have registered (their `stop` runs on close). */
+  setRegisteredPlugins(count: number): void {
+    this.registeredPlugins = count;
   }
 }
 
@@ -387,8 +452,13 @@ function resolveClock(clock: StackOptions["clock"], path: string): Clock {
   throw new ConfigError(path, clock, `"real", "virtual" or a Clock object`);
 }
 
-function compact<T>(list: readonly Maybe<T>[] | undefined): T[] {
-  return (list ?? []).filter((x): x is T => Boolean(x));
+/** The truthy entries of a list, with their index in it (for error paths). */
+function compact<T>(list: readonly Maybe<T>[] | undefined): [T, number][] {
+  const out: [T, number][] = [];
+  (list ?? []).forEach((x, i) => {
+    if (x) out.push([x, i]);
+  });
+  return out;
 }
 
 /** Options of {@link buildStack} used by createNetwork: where errors point. */
@@ -419,33 +489,57 @@ export async function buildStack(options: StackOptions, ctx: BuildContext): Prom
   if (typeof name !== "string" || name.length === 0) {
     throw new ConfigError(`${p}name`, name, "a non-empty string");
   }
-  // Plugins given, plus the plugins device specs carry (loopback()).
-  const plugins = compact(options.plugins);
-  plugins.forEach((pl, i) => {
-    if (!isPlugin(pl)) throw new ConfigError(`${p}plugins[${i}]`, pl, "a plugin object (made by a plugin factory)");
-  });
+  if (options.plugins !== undefined && !Array.isArray(options.plugins)) {
+    throw new ConfigError(`${p}plugins`, options.plugins, "a list of plugins");
+  }
+  if (options.devices !== undefined && !Array.isArray(options.devices)) {
+    throw new ConfigError(`${p}devices`, options.devices, "a list of device specs");
+  }
+  // Plugins given (falsy entries skipped), plus the plugins device specs carry (loopback()).
+  const plugins: Plugin[] = [];
+  for (const [pl, i] of compact(options.plugins)) {
+    if (!isPlugin(pl)) {
+      throw new ConfigError(`${p}plugins[${i}]`, pl, "a plugin object (made by a plugin factory)");
+    }
+    plugins.push(pl);
+  }
   const devices = compact(options.devices);
-  for (const d of devices) {
-    if (d.plugin && !plugins.some((x) => x.name === d.plugin!.name)) plugins.push(d.plugin);
+  for (const [d, i] of devices) {
+    if (typeof d !== "object" || d.plugin === undefined) continue;
+    if (!isPlugin(d.plugin)) {
+      throw new ConfigError(
+        `${p}devices[${i}].plugin`,
+        d.plugin,
+        "a plugin object (made by a plugin factory)",
+      );
+    }
+    if (!plugins.some((x) => x.name === d.plugin!.name)) plugins.push(d.plugin);
   }
   const ordered = orderPlugins(plugins);
   const stack = new Stack(name, clock);
   stack.setPlugins(ordered);
   try {
-    for (const plugin of ordered) await plugin.register(new PluginContext(stack, plugin.name));
+    for (const [i, plugin] of ordered.entries()) {
+      await plugin.register(new PluginContext(stack, plugin.name));
+      stack.setRegisteredPlugins(i + 1);
+    }
     for (const [key, value] of Object.entries(options.sysctl ?? {})) {
       try {
         stack.sysctl.set(key, value);
       } catch (error) {
         if (error instanceof SysctlError) {
-          throw new ConfigError(`${p}sysctl[${JSON.stringify(key)}]`, value, error.message.replace(/^sysctl [^:]+: /, ""));
+          throw new ConfigError(
+            `${p}sysctl[${JSON.stringify(key)}]`,
+            value,
+            error.message.replace(/^sysctl [^:]+: /, ""),
+          );
         }
         throw error;
       }
     }
-    for (const [i, spec] of devices.entries()) await createDevice(stack, spec, `${p}devices[${i}]`);
+    for (const [spec, i] of devices) await createDevice(stack, spec, `${p}devices[${i}]`);
   } catch (error) {
-    await stack.close();
+    await closeAfterFailure(stack);
     throw error;
   }
   return stack;
@@ -453,7 +547,11 @@ export async function buildStack(options: StackOptions, ctx: BuildContext): Prom
 
 async function createDevice(stack: Stack, spec: DeviceSpec, path: string): Promise<void> {
   if (spec === null || typeof spec !== "object" || typeof spec.driver !== "string") {
-    throw new ConfigError(`${path}.driver`, (spec as DeviceSpec | null)?.driver, "the name of a device driver");
+    throw new ConfigError(
+      `${path}.driver`,
+      (spec as DeviceSpec | null)?.driver,
+      "the name of a device driver",
+    );
   }
   const driver = stack.driver(spec.driver);
   if (!driver) {
@@ -461,9 +559,18 @@ async function createDevice(stack: Stack, spec: DeviceSpec, path: string): Promi
       `${path}: device driver '${spec.driver}' is not registered in stack '${stack.name}'; add the plugin ${spec.driver}() (@skbuff/${spec.driver})`,
     );
   }
-  const addresses = spec.address === undefined ? [] : typeof spec.address === "string" ? [spec.address] : spec.address;
+  const addresses =
+    spec.address === undefined
+      ? []
+      : typeof spec.address === "string"
+        ? [spec.address]
+        : spec.address;
   if (!Array.isArray(addresses)) {
-    throw new ConfigError(`${path}.address`, spec.address, "an address like 192.0.2.1/24 or a list of them");
+    throw new ConfigError(
+      `${path}.address`,
+      spec.address,
+      "an address like 192.0.2.1/24 or a list of them",
+    );
   }
   addresses.forEach((a, j) => {
     if (typeof a !== "string" || !a.includes("/") || parseCidr(a) === null) {
@@ -471,33 +578,73 @@ async function createDevice(stack: Stack, spec: DeviceSpec, path: string): Promi
       throw new ConfigError(where, a, "an IPv4 address with prefix length, like 192.0.2.1/24");
     }
   });
-  if (spec.mtu !== undefined && (!Number.isInteger(spec.mtu) || spec.mtu < 68 || spec.mtu > 65536)) {
+  if (
+    spec.mtu !== undefined &&
+    (!Number.isInteger(spec.mtu) || spec.mtu < 68 || spec.mtu > 65536)
+  ) {
     throw new ConfigError(`${path}.mtu`, spec.mtu, "an integer from 68 to 65536");
   }
   if (spec.name !== undefined && stack.getDevice(spec.name)) {
     throw new ConfigError(`${path}.name`, spec.name, "a device name not used yet in this stack");
   }
-  const dev = await driver.create(stack, spec, path);
-  if (spec.mtu !== undefined) dev.mtu = spec.mtu;
+  let dev: NetDevice;
+  try {
+    dev = await driver.create(stack, spec, path);
+  } catch (error) {
+    // The driver picked a name that is taken (two specs without names, say).
+    if (error instanceof SkbuffError && error.code === "EEXIST") {
+      throw new ConfigError(
+        `${path}.name`,
+        spec.name,
+        `a device name not used yet in this stack (${error.message})`,
+      );
+    }
+    throw error;
+  }
+  if (spec.mtu !== undefined) {
+    // dev_validate_mtu: the driver's own range.
+    if (spec.mtu < dev.minMtu || spec.mtu > dev.maxMtu) {
+      throw new ConfigError(
+        `${path}.mtu`,
+        spec.mtu,
+        `an integer from ${dev.minMtu} to ${dev.maxMtu} (the range of a ${spec.driver} device)`,
+      );
+    }
+    dev.mtu = spec.mtu;
+  }
   if (spec.up !== false) stack.devOpen(dev);
   for (const a of addresses) stack.addAddress(dev, a);
 }
 
 /** @internal start plugins, then routes and services. */
-export async function startStack(stack: Stack, options: StackOptions, ctx: BuildContext): Promise<void> {
+export async function startStack(
+  stack: Stack,
+  options: StackOptions,
+  ctx: BuildContext,
+): Promise<void> {
   const p = ctx.pathPrefix;
   try {
     for (const plugin of stack.plugins) await plugin.start?.(new PluginContext(stack, plugin.name));
     const routes = options.routes ?? [];
     if (routes.length > 0) {
       const svc = tryService(stack, TOKENS.route);
-      if (!svc) throw new ConfigError(`${p}routes`, routes, "no routes, or the ipv4() plugin to install them");
+      if (!svc) {
+        throw new ConfigError(
+          `${p}routes`,
+          routes,
+          "no routes, or the ipv4() plugin to install them",
+        );
+      }
       routes.forEach((r, i) => {
         try {
           svc.addRoute(r);
         } catch (error) {
           if (error instanceof ConfigError) {
-            throw new ConfigError(`${p}routes[${i}]${error.path ? `.${error.path}` : ""}`, error.value, error.expected);
+            throw new ConfigError(
+              `${p}routes[${i}]${error.path ? `.${error.path}` : ""}`,
+              error.value,
+              error.expected,
+            );
           }
           throw error;
         }
@@ -506,12 +653,27 @@ export async function startStack(stack: Stack, options: StackOptions, ctx: Build
     const services = options.services ?? [];
     if (services.length > 0) {
       const inetd = tryService(stack, TOKENS.inetd);
-      if (!inetd) throw new ConfigError(`${p}services`, services, "no services, or the tcp() plugin to run them");
+      if (!inetd) {
+        throw new ConfigError(
+          `${p}services`,
+          services,
+          "no services, or the tcp() plugin to run them",
+        );
+      }
       for (const s of services) await inetd.startService(s);
     }
   } catch (error) {
-    await stack.close();
+    await closeAfterFailure(stack);
     throw error;
+  }
+}
+
+/** Tears a half-made stack down; the error that made creation fail is the one to report. */
+async function closeAfterFailure(stack: Stack): Promise<void> {
+  try {
+    await stack.close();
+  } catch {
+    // Secondary: a stop() that fails on a stack that never fully started.
   }
 }
 

@@ -44,7 +44,10 @@ export class Sysctl {
     if (this.entries.has(def.name)) {
       throw new SysctlError(def.name, "is registered twice");
     }
-    const entry: SysctlEntry<T> = { def, value: normalise(def as unknown as SysctlDef, def.default) as T };
+    const entry: SysctlEntry<T> = {
+      def,
+      value: normalise(def as unknown as SysctlDef, def.default) as T,
+    };
     this.entries.set(def.name, entry as unknown as SysctlEntry);
     return entry;
   }
@@ -100,18 +103,27 @@ function normalise(def: SysctlDef, raw: SysctlValue): SysctlValue {
       if (typeof raw === "string") parts = raw.trim().split(/\s+/);
       else if (Array.isArray(raw)) parts = raw;
       else if (typeof raw === "number") parts = [raw];
-      else throw new SysctlError(name, `expected ${def.length ?? "some"} integers, got ${String(raw)}`);
+      else
+        throw new SysctlError(
+          name,
+          `expected ${def.length ?? "some"} integers, got ${String(raw)}`,
+        );
       if (def.length !== undefined && parts.length !== def.length) {
         throw new SysctlError(name, `expected ${def.length} integers, got ${parts.length}`);
       }
-      return parts.map((p) => {
-        const n = toInt(name, p);
-        checkRange(name, n, def.min, def.max);
-        return n;
-      });
+      // Frozen: `get()` hands out the live value, which only `set()` may change.
+      return Object.freeze(
+        parts.map((p) => {
+          const n = toInt(name, p);
+          checkRange(name, n, def.min, def.max);
+          return n;
+        }),
+      );
     }
     case "string": {
-      if (typeof raw !== "string") throw new SysctlError(name, `expected a string, got ${String(raw)}`);
+      if (typeof raw !== "string") {
+        throw new SysctlError(name, `expected a string, got ${String(raw)}`);
+      }
       const choices = typeof def.choices === "function" ? def.choices() : def.choices;
       if (choices && !choices.includes(raw)) {
         throw new SysctlError(name, `expected one of ${choices.join(", ")}, got ${raw}`);
@@ -132,9 +144,6 @@ function toInt(name: string, raw: unknown): number {
 
 function checkRange(name: string, n: number, min?: number, max?: number): void {
   if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
-    throw new SysctlError(
-      name,
-      `${n} is out of range (${min ?? "-inf"}..${max ?? "+inf"})`,
-    );
+    throw new SysctlError(name, `${n} is out of range (${min ?? "-inf"}..${max ?? "+inf"})`);
   }
 }

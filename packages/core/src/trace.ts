@@ -8,7 +8,7 @@ import diagnostics_channel, { type Channel } from "node:diagnostics_channel";
 
 /** Names of the tracepoints the stack publishes. */
 export const TRACEPOINTS = {
-  /** `{ skb, reason, stack, location }` when a packet is dropped. */
+  /** `{ skb, reason, stack }` when a packet is dropped. */
   kfreeSkb: "skbuff:kfree_skb",
   /** `{ skb, stack }` when a packet is consumed (delivered). */
   consumeSkb: "skbuff:consume_skb",
@@ -20,11 +20,14 @@ export const TRACEPOINTS = {
   netifRx: "skbuff:netif_rx",
   /** `{ skb, stack, pf, hooknum, verdict }` after each netfilter hook function. */
   nfHook: "skbuff:nf_hook",
-  /** `{ stack, error, hook }` when a hook or handler throws. */
+  /**
+   * `{ stack, error }` when a hook, handler or driver throws, plus what threw: `hook` (the
+   * `NfHookOps`), `handler` (the `PacketType`) or `dev` (the driver's device).
+   */
   handlerError: "skbuff:handler_error",
   /** `{ sk, skb }` when TCP retransmits. */
   tcpRetransmitSkb: "skbuff:tcp_retransmit_skb",
-  /** `{ fn, phase: "entry" | "exit", skb, stack, depth }` from the function-graph tracer. */
+  /** `{ fn, phase: "entry" | "exit", arg0, depth, timeUs }` from the function-graph tracer. */
   funcGraph: "skbuff:func_graph",
 } as const;
 

@@ -29,8 +29,8 @@ import {
   nfDropReason,
   type SkBuff,
   SkbDropReason,
-  skbFromBytes,
   type Stack,
+  skbFromBytes,
   TRACEPOINTS,
   VirtualClock,
 } from "../src/index.js";
@@ -114,7 +114,14 @@ describe("NF_ACCEPT", () => {
     expect(seen).toEqual([
       {
         skb,
-        state: { hook: NF_INET_LOCAL_IN, pf: NFPROTO_IPV4, in: null, out: null, sk: "sock", net: stack },
+        state: {
+          hook: NF_INET_LOCAL_IN,
+          pf: NFPROTO_IPV4,
+          in: null,
+          out: null,
+          sk: "sock",
+          net: stack,
+        },
         priv: "private",
       },
     ]);
@@ -145,6 +152,14 @@ describe("NF_DROP", () => {
     const { skb } = nfHook();
     expect(skb.dropReason).toBe(SkbDropReason.IP_RPFILTER);
     expect(stack.dropReasons()).toEqual({ IP_RPFILTER: 1 });
+  });
+
+  it("names a plain NF_DROP NETFILTER_DROP even when the packet carried a stale reason in", () => {
+    stack.nf.register(ops(() => NF_DROP));
+    const skb = packet();
+    skb.dropReason = SkbDropReason.IP_CSUM;
+    nfHook(skb);
+    expect(stack.dropReasons()).toEqual({ NETFILTER_DROP: 1 });
   });
 
   it("does not run the hooks after the dropping one", () => {
@@ -221,7 +236,9 @@ describe("NF_REPEAT", () => {
     let second = 0;
     // The first hook repeats almost up to the limit and then lets the packet bypass a
     // handlerless queue; the second then repeats as often again.
-    stack.nf.register(ops(() => (++first <= NF_REPEAT_LIMIT ? NF_REPEAT : NF_QUEUE_NR(9, true)), 1));
+    stack.nf.register(
+      ops(() => (++first <= NF_REPEAT_LIMIT ? NF_REPEAT : NF_QUEUE_NR(9, true)), 1),
+    );
     stack.nf.register(ops(() => (++second <= NF_REPEAT_LIMIT ? NF_REPEAT : NF_ACCEPT), 2));
     const { okfn } = nfHook();
     expect(okfn).toHaveBeenCalledOnce();
@@ -415,10 +432,19 @@ describe("hook points", () => {
   it("refuses a registration with a bad family, hook number, priority or function", () => {
     const hook = () => NF_ACCEPT;
     expect(() => stack.nf.register({ pf: 99, hooknum: 0, priority: 0, hook })).toThrow(RangeError);
-    expect(() => stack.nf.register({ pf: NFPROTO_IPV4, hooknum: 7, priority: 0, hook })).toThrow(RangeError);
-    expect(() => stack.nf.register({ pf: NFPROTO_IPV4, hooknum: 0, priority: 0.5, hook })).toThrow(RangeError);
+    expect(() => stack.nf.register({ pf: NFPROTO_IPV4, hooknum: 7, priority: 0, hook })).toThrow(
+      RangeError,
+    );
+    expect(() => stack.nf.register({ pf: NFPROTO_IPV4, hooknum: 0, priority: 0.5, hook })).toThrow(
+      RangeError,
+    );
     expect(() =>
-      stack.nf.register({ pf: NFPROTO_IPV4, hooknum: 0, priority: 0, hook: "x" as unknown as NfHookFn }),
+      stack.nf.register({
+        pf: NFPROTO_IPV4,
+        hooknum: 0,
+        priority: 0,
+        hook: "x" as unknown as NfHookFn,
+      }),
     ).toThrow(TypeError);
   });
 
@@ -568,7 +594,11 @@ describe("the nf_hook tracepoint", () => {
 describe("NF_HOOK under random hook sets (property)", () => {
   const verdictArb = fc.constantFrom(NF_ACCEPT, NF_DROP, NF_STOLEN, NF_STOP);
   const stepArb = fc.oneof(
-    fc.record({ kind: fc.constant("register" as const), verdict: verdictArb, priority: fc.integer({ min: -3, max: 3 }) }),
+    fc.record({
+      kind: fc.constant("register" as const),
+      verdict: verdictArb,
+      priority: fc.integer({ min: -3, max: 3 }),
+    }),
     fc.record({ kind: fc.constant("unregister" as const), index: fc.nat() }),
     fc.record({ kind: fc.constant("packet" as const), size: fc.integer({ min: 0, max: 64 }) }),
   );

@@ -27,9 +27,9 @@ import {
   PACKET_OUTGOING,
   type SkBuff,
   SkbDropReason,
-  skbFromBytes,
   type Stack,
   type StackOptions,
+  skbFromBytes,
   type Timer,
   VirtualClock,
 } from "../src/index.js";
@@ -173,7 +173,9 @@ describe("netifRx", () => {
   });
 
   it("drops with CPU_BACKLOG when the backlog holds net.core.netdev_max_backlog packets", async () => {
-    const { stack, dev } = await rig(manualClock(), { sysctl: { "net.core.netdev_max_backlog": 5 } });
+    const { stack, dev } = await rig(manualClock(), {
+      sysctl: { "net.core.netdev_max_backlog": 5 },
+    });
     const results = Array.from({ length: 7 }, () => netifRx(rxPacket(dev)));
     expect(results.filter((r) => r === NET_RX_DROP)).toHaveLength(2);
     expect(stack.softnet.backlog.qlen).toBe(5);
@@ -334,7 +336,11 @@ describe("netifReceiveSkb", () => {
   it("drops with UNHANDLED_PROTO when every handler of the ethertype is bound to another device", async () => {
     const clock = manualClock();
     const { stack, dev } = await rig(clock);
-    const other = stack.registerNetdev({ name: "other", mtu: 1500, ops: { ndoStartXmit: () => NETDEV_TX_OK } });
+    const other = stack.registerNetdev({
+      name: "other",
+      mtu: 1500,
+      ops: { ndoStartXmit: () => NETDEV_TX_OK },
+    });
     const func = vi.fn(() => NET_RX_SUCCESS);
     stack.protocols.devAddPack({ type: ETH_P_IP, dev: other, func });
     const skb = rxPacket(dev);
@@ -348,7 +354,11 @@ describe("netifReceiveSkb", () => {
   it("gives the original packet to the last handler that matches, even when a later one is bound elsewhere", async () => {
     const clock = manualClock();
     const { stack, dev } = await rig(clock);
-    const other = stack.registerNetdev({ name: "other", mtu: 1500, ops: { ndoStartXmit: () => NETDEV_TX_OK } });
+    const other = stack.registerNetdev({
+      name: "other",
+      mtu: 1500,
+      ops: { ndoStartXmit: () => NETDEV_TX_OK },
+    });
     const got = ipHandler(stack);
     stack.protocols.devAddPack({ type: ETH_P_IP, dev: other, func: () => NET_RX_SUCCESS });
     const skb = rxPacket(dev);
@@ -435,7 +445,12 @@ describe("netifReceiveSkb", () => {
   it("does not deliver a packet an ingress hook dropped", async () => {
     const clock = manualClock();
     const { stack, dev } = await rig(clock);
-    stack.nf.register({ pf: NFPROTO_NETDEV, hooknum: NF_NETDEV_INGRESS, priority: 0, hook: () => NF_DROP });
+    stack.nf.register({
+      pf: NFPROTO_NETDEV,
+      hooknum: NF_NETDEV_INGRESS,
+      priority: 0,
+      hook: () => NF_DROP,
+    });
     const got = ipHandler(stack);
     const skb = rxPacket(dev);
     netifRx(skb);
@@ -447,7 +462,11 @@ describe("netifReceiveSkb", () => {
   it("runs an ingress hook bound to a device only on that device's packets", async () => {
     const clock = manualClock();
     const { stack, dev } = await rig(clock);
-    const other = stack.registerNetdev({ name: "other", mtu: 1500, ops: { ndoStartXmit: () => NETDEV_TX_OK } });
+    const other = stack.registerNetdev({
+      name: "other",
+      mtu: 1500,
+      ops: { ndoStartXmit: () => NETDEV_TX_OK },
+    });
     const seen: (string | undefined)[] = [];
     stack.nf.register({
       pf: NFPROTO_NETDEV,
@@ -569,7 +588,10 @@ describe("devQueueXmit", () => {
   });
 
   it("drops a packet a queueless device refuses with NETDEV_TX_BUSY", async () => {
-    const { stack, dev } = await rig(manualClock(), { device: { noqueue: true }, xmit: () => NETDEV_TX_BUSY });
+    const { stack, dev } = await rig(manualClock(), {
+      device: { noqueue: true },
+      xmit: () => NETDEV_TX_BUSY,
+    });
     const skb = txPacket(dev);
     expect(devQueueXmit(skb)).toBe(NET_XMIT_DROP);
     expect(skb.dropReason).not.toBeNull();
@@ -619,7 +641,12 @@ describe("devQueueXmit", () => {
 
   it("does not send a packet an NF_NETDEV_EGRESS hook dropped", async () => {
     const { stack, dev, sent } = await rig(manualClock());
-    stack.nf.register({ pf: NFPROTO_NETDEV, hooknum: NF_NETDEV_EGRESS, priority: 0, hook: () => NF_DROP });
+    stack.nf.register({
+      pf: NFPROTO_NETDEV,
+      hooknum: NF_NETDEV_EGRESS,
+      priority: 0,
+      hook: () => NF_DROP,
+    });
     const skb = txPacket(dev);
     expect(devQueueXmit(skb)).toBe(NET_XMIT_DROP);
     expect(sent).toEqual([]);

@@ -234,6 +234,29 @@ describe("the lo device", () => {
     await expect(attempt).rejects.toMatchObject({ path: "devices[0].speed", value: 1000 });
   });
 
+  it("refuses a name that is not a valid interface name", async () => {
+    const attempt = createStack({
+      plugins: [loopback()],
+      devices: [{ driver: "loopback", name: "lo/1" }],
+      clock: new VirtualClock({ autoAdvance: false }),
+    });
+    await expect(attempt).rejects.toMatchObject({ path: "devices[0].name", value: "lo/1" });
+  });
+
+  it("is created in each host of a network that lists it", async () => {
+    const net = await createNetwork({
+      hosts: { a: { devices: [loopback()] }, b: { devices: [loopback()] } },
+      clock: new VirtualClock({ autoAdvance: false }),
+    });
+    try {
+      for (const host of Object.values(net.hosts)) {
+        expect(host.getDevice("lo")?.addresses.map((a) => a.address)).toEqual(["127.0.0.1"]);
+      }
+    } finally {
+      await net.close();
+    }
+  });
+
   it("names the host in the path of a refused key inside a network", async () => {
     const attempt = createNetwork({
       plugins: [loopback()],

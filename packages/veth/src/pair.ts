@@ -78,8 +78,9 @@ export function vethPair(
     }
     const spec: VethDeviceSpec = { driver: "veth", name, offload };
     const dev = driver.create(stack, spec, "vethPair");
-    if (dev instanceof Promise)
+    if (dev instanceof Promise) {
       throw new PluginError("the veth driver created a device asynchronously");
+    }
     if (mtu !== undefined) dev.mtu = mtu;
     return dev;
   };

@@ -26,16 +26,19 @@ import {
   type NetDeviceDriver,
   type NetDeviceOps,
   type NetdevTx,
+  netifCarrierOff,
+  netifCarrierOn,
   netifRx,
   PACKET_HOST,
   type Plugin,
   type SkBuff,
   SkbDropReason,
   SkbuffError,
+  skbChecksumHelp,
   type Stack,
   traceable,
 } from "@skbuff/core";
-import { skbChecksumHelp } from "./checksum_help.js";
+
 
 /** The plugin's name. */
 export const VETH_PLUGIN_NAME = "skbuff:veth";
@@ -96,8 +99,13 @@ export function vethPeer(dev: NetDevice): NetDevice | null {
 function updateCarrier(dev: NetDevice): void {
   const peer = privOf(dev).peer;
   const on = peer !== null && dev.isUp && peer.isUp;
-  dev.carrier = on;
-  if (peer !== null) peer.carrier = on;
+  setCarrier(dev, on);
+  if (peer !== null) setCarrier(peer, on);
+}
+
+function setCarrier(dev: NetDevice, on: boolean): void {
+  if (on) netifCarrierOn(dev);
+  else netifCarrierOff(dev);
 }
 
 /**
@@ -198,13 +206,13 @@ const vethOps: NetDeviceOps = {
   ndoOpen(dev) {
     const peer = privOf(dev).peer;
     if (peer?.isUp) {
-      dev.carrier = true;
-      peer.carrier = true;
+      setCarrier(dev, true);
+      setCarrier(peer, true);
     }
   },
   /** `veth_close`: both ends lose carrier. */
   ndoStop(dev) {
-    dev.carrier = false;
+    setCarrier(dev, false);
     const peer = privOf(dev).peer;
     if (peer !== null) peer.carrier = false;
   },
@@ -223,10 +231,10 @@ function vethUnlink(dev: NetDevice): void {
   const priv = privOf(dev);
   const peer = priv.peer;
   priv.peer = null;
-  dev.carrier = false;
+  setCarrier(dev, false);
   if (peer !== null) {
     privOf(peer).peer = null;
-    peer.carrier = false;
+    setCarrier(peer, false);
   }
 }
 
@@ -286,7 +294,7 @@ function vethCreate(stack: Stack, spec: DeviceSpec, path: string): NetDevice {
     ops: vethOps,
     priv,
   });
-  dev.carrier = false; // netif_carrier_off()
+  setCarrier(dev, false); // netif_carrier_off()
   return dev;
 }
 

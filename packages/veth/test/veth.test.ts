@@ -208,6 +208,15 @@ describe("a veth device", () => {
     await expect(attempt).rejects.toMatchObject({ path: "devices[1].peer", value: "eth0" });
   });
 
+  it("refuses a name that is not a valid interface name", async () => {
+    const attempt = createStack({
+      plugins: [veth()],
+      devices: [{ driver: "veth", name: "a-name-much-too-long" }],
+      clock: new VirtualClock({ autoAdvance: false }),
+    });
+    await expect(attempt).rejects.toMatchObject({ path: "devices[0].name" });
+  });
+
   it("refuses an offload that is not a boolean", async () => {
     const attempt = createStack({
       plugins: [veth()],
@@ -241,6 +250,14 @@ describe("vethPair", () => {
   it("leaves both ends down, without carrier, with up: false", async () => {
     const { a0, b0 } = await twoStacks({}, { up: false });
     expect([a0.isUp, b0.isUp, a0.carrier, b0.carrier]).toEqual([false, false, false, false]);
+  });
+
+  it("refuses an invalid interface name before creating anything", async () => {
+    const { a, b } = await twoStacks();
+    expect(() => vethPair(a, "eth 1", b, "eth1")).toThrow(
+      expect.objectContaining({ path: "nameA", value: "eth 1" }),
+    );
+    expect(a.getDevice("eth 1")).toBeUndefined();
   });
 
   it("fails naming the plugin to add when a stack has no veth driver", async () => {

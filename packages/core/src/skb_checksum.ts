@@ -2,7 +2,8 @@
  * Software completion of a checksum a device was asked to compute.
  * @packageDocumentation
  */
-import { CHECKSUM_NONE, csumFold, csumPartial, type SkBuff } from "@skbuff/core";
+import { csumFold, csumPartial } from "./checksum.js";
+import { CHECKSUM_NONE, type SkBuff } from "./skbuff.js";
 
 /**
  * `skb_checksum_help`: fills in a `CHECKSUM_PARTIAL` packet's checksum in software. The
