@@ -45,7 +45,9 @@ export class BlockEchoMib {
   BlockEchoSeen = 0;
 }
 
-const ipv4Address = z.string().refine((s) => inetAton(s) !== null, "an IPv4 address like 192.0.2.99");
+const ipv4Address = z
+  .string()
+  .refine((s) => inetAton(s) !== null, "an IPv4 address like 192.0.2.99");
 const schema = z.strictObject({
   sources: z.array(ipv4Address).min(1),
   hook: z.enum(["input", "forward"]).optional(),

@@ -11,14 +11,18 @@ const program = new Command();
 program.name("skb").description("skbuff: a TCP/IP stack and netfilter framework for TypeScript");
 program
   .command("demo", { isDefault: true })
-  .description("three stacks over veth: pings, a firewall hook, TTL expiry, fragmentation, drops and counters")
+  .description(
+    "three stacks over veth: pings, a firewall hook, TTL expiry, fragmentation, drops and counters",
+  )
   .option("--json", "print a JSON summary for programs")
   .action(async (opts: { json?: boolean }) => {
     await runDemo({ json: opts.json ?? false });
   });
 program
   .command("run <config>")
-  .description("run a stack (or a network) from a config file until SIGINT/SIGTERM; prints READY when up")
+  .description(
+    "run a stack (or a network) from a config file until SIGINT/SIGTERM; prints READY when up",
+  )
   .option("--network", "the file describes a network (hosts + links)")
   .action(async (config: string, opts: { network?: boolean }) => {
     await runStack(config, { network: opts.network ?? false });

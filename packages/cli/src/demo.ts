@@ -9,12 +9,12 @@ import {
   definePlugin,
   FunctionGraphTracer,
   inetAton,
+  type Network,
   NF_ACCEPT,
   NF_DROP,
   NF_INET_FORWARD,
   NF_IP_PRI_FILTER,
   NFPROTO_IPV4,
-  type Network,
   type Plugin,
   type SkBuff,
   type Stack,
@@ -34,7 +34,12 @@ export interface DemoOptions {
 
 /** What the demo observed, for `--json` and tests. */
 export interface DemoResult {
-  readonly pings: { readonly from: string; readonly to: string; readonly ok: boolean; readonly detail: string }[];
+  readonly pings: {
+    readonly from: string;
+    readonly to: string;
+    readonly ok: boolean;
+    readonly detail: string;
+  }[];
   readonly drops: Record<string, Record<string, number>>;
   readonly counters: Record<string, Record<string, number>>;
   readonly trace: string;
@@ -51,7 +56,8 @@ export function blockPingFrom(source: string): Plugin & { readonly dropped: () =
   const hook = (skb: SkBuff): number => {
     const b = skb.head;
     const nh = skb.networkHeader;
-    const saddr = ((b[nh + 12]! << 24) | (b[nh + 13]! << 16) | (b[nh + 14]! << 8) | b[nh + 15]!) >>> 0;
+    const saddr =
+      ((b[nh + 12]! << 24) | (b[nh + 13]! << 16) | (b[nh + 14]! << 8) | b[nh + 15]!) >>> 0;
     const ihl = (b[nh]! & 0x0f) * 4;
     if (saddr === src && b[nh + 9] === 1 && b[nh + ihl] === 8) {
       dropped++;
@@ -63,7 +69,12 @@ export function blockPingFrom(source: string): Plugin & { readonly dropped: () =
     name: "demo:block-ping",
     requires: ["skbuff:ipv4"],
     register(ctx) {
-      ctx.nfRegisterHook({ pf: NFPROTO_IPV4, hooknum: NF_INET_FORWARD, priority: NF_IP_PRI_FILTER, hook });
+      ctx.nfRegisterHook({
+        pf: NFPROTO_IPV4,
+        hooknum: NF_INET_FORWARD,
+        priority: NF_IP_PRI_FILTER,
+        hook,
+      });
     },
   });
   return Object.assign(Object.create(null), plugin, { dropped: () => dropped });
@@ -79,7 +90,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     plugins: base,
     hosts: {
       a: {
-        devices: [loopback(), { driver: "veth", name: "eth0", address: ["192.0.2.1/24", "192.0.2.99/24"] }],
+        devices: [
+          loopback(),
+          { driver: "veth", name: "eth0", address: ["192.0.2.1/24", "192.0.2.99/24"] },
+        ],
         routes: [{ to: "default", via: "192.0.2.254" }],
       },
       router: {
@@ -100,7 +114,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   });
   const { a, router, b } = net.hosts as Record<"a" | "router" | "b", Stack>;
   const pings: DemoResult["pings"] = [];
-  const ping = async (label: string, host: Stack, dst: string, opts: Parameters<Stack["ping"]>[1] = {}) => {
+  const ping = async (
+    label: string,
+    host: Stack,
+    dst: string,
+    opts: Parameters<Stack["ping"]>[1] = {},
+  ) => {
     try {
       const r = await host.ping(dst, { timeoutMs: 1000, ...opts });
       const detail = `${r.bytes} bytes from ${r.from}: icmp_seq=${r.seq} ttl=${r.ttl} time=${r.rttMs.toFixed(3)} ms`;
@@ -116,7 +135,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   out("skbuff demo: three stacks in one process, joined by veth links (virtual clock)");
   out("");
-  out("  a (192.0.2.1, 192.0.2.99) --veth-- router (ip_forward=1, demo:block-ping) --veth-- b (198.51.100.1)");
+  out(
+    "  a (192.0.2.1, 192.0.2.99) --veth-- router (ip_forward=1, demo:block-ping) --veth-- b (198.51.100.1)",
+  );
   out("");
   out("pings");
   await ping("a -> 127.0.0.1 (its own loopback)", a, "127.0.0.1");
@@ -140,16 +161,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   out("");
   out("drops, by reason (kfree_skb)");
   for (const [name, d] of Object.entries(drops)) {
-    const list = Object.entries(d).map(([r, n]) => `${r}=${n}`).join(" ");
+    const list = Object.entries(d)
+      .map(([r, n]) => `${r}=${n}`)
+      .join(" ");
     out(`  ${name.padEnd(8)} ${list || "none"}`);
   }
   out("");
   out("counters (nstat names, non-zero)");
   for (const [name, c] of Object.entries(counters)) {
     out(`  ${name}`);
-    const entries = Object.entries(c).filter(([k]) => !k.startsWith("Softnet") && !k.startsWith("IpExtIn") && !k.startsWith("IpExtOut"));
+    const entries = Object.entries(c).filter(
+      ([k]) => !k.startsWith("Softnet") && !k.startsWith("IpExtIn") && !k.startsWith("IpExtOut"),
+    );
     for (let i = 0; i < entries.length; i += 4) {
-      out(`    ${entries.slice(i, i + 4).map(([k, v]) => `${k}=${v}`.padEnd(26)).join("")}`);
+      out(
+        `    ${entries
+          .slice(i, i + 4)
+          .map(([k, v]) => `${k}=${v}`.padEnd(26))
+          .join("")}`,
+      );
     }
   }
   out("");
@@ -157,6 +187,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   for (const line of trace.split("\n").slice(0, 40)) out(line);
   await net.close();
   const result = { pings, drops, counters, trace };
-  if (options.json) (options.out ?? ((l: string) => console.log(l)))(JSON.stringify(result, null, 2));
+  if (options.json)
+    (options.out ?? ((l: string) => console.log(l)))(JSON.stringify(result, null, 2));
   return result;
 }

@@ -21,7 +21,7 @@ export interface FuncGraphEvent {
 let depth = 0;
 
 // biome-ignore lint/suspicious/noExplicitAny: the wrapper is generic over any function type
-type AnyFn = (...args: any[]) => any;
+export type AnyFn = (...args: any[]) => any;
 
 /**
  * Wraps a packet-path function so the function-graph tracer can see it. `name` is the Linux

@@ -16,36 +16,106 @@ import "reflect-metadata";
 
 export * from "./bytes.js";
 export * from "./checksum.js";
-export { type Clock, type ClockOptions, isClock, RealClock, type RealClockOptions, type Timer, VirtualClock, type VirtualClockOptions } from "./clock.js";
-export { loadNetwork, loadStack } from "./config/load_stack.js";
 export {
-  devHardStartXmit, devQueueXmit, type NapiStruct, netifReceiveSkb, netifCarrierOff, netifCarrierOn, netifRx, netifStopQueue, netifWakeQueue, qdiscRun, Softnet,
+  type Clock,
+  type ClockOptions,
+  isClock,
+  RealClock,
+  type RealClockOptions,
+  type Timer,
+  VirtualClock,
+  type VirtualClockOptions,
+} from "./clock.js";
+export { type LoadOptions, loadNetwork, loadStack } from "./config/load_stack.js";
+export {
+  devHardStartXmit,
+  devQueueXmit,
+  type NapiStruct,
+  netifCarrierOff,
+  netifCarrierOn,
+  netifReceiveSkb,
+  netifRx,
+  netifStopQueue,
+  netifWakeQueue,
+  qdiscRun,
+  Softnet,
 } from "./dev.js";
 export type { NetDeviceDriver } from "./driver.js";
 export { consumeSkb, kfreeSkb } from "./drop.js";
 export { SkbDropReason } from "./drop_reason.js";
 export { type DstEntry, skbDst } from "./dst.js";
-export { ConfigError, describeValue, ErrnoError, PluginError, SkbuffError, SysctlError } from "./errors.js";
-export { type FuncGraphEvent, FunctionGraphTracer, traceable } from "./ftrace.js";
+export {
+  ConfigError,
+  describeValue,
+  ErrnoError,
+  PluginError,
+  SkbuffError,
+  SysctlError,
+} from "./errors.js";
+export { type AnyFn, type FuncGraphEvent, FunctionGraphTracer, traceable } from "./ftrace.js";
 export { type Cidr, inetAton, inetMakeMask, inetNtoa, parseCidr } from "./inet_addr.js";
 export { type MibGroup, MibRegistry, SoftnetMib } from "./mib.js";
 export {
-  ARPHRD, type DevAddress, IFF, NETDEV_TX_BUSY, NETDEV_TX_OK, NetDevice, type NetDeviceFeatures, type NetDeviceInit,
-  type NetDeviceOps, NetDeviceStats, type NetdevTx,
+  ARPHRD,
+  type DevAddress,
+  IFF,
+  NETDEV_TX_BUSY,
+  NETDEV_TX_OK,
+  NetDevice,
+  type NetDeviceFeatures,
+  type NetDeviceInit,
+  type NetDeviceOps,
+  NetDeviceStats,
+  type NetdevTx,
 } from "./netdevice.js";
 export * from "./netfilter.js";
-export { Network, createNetwork } from "./network.js";
-export type { DeviceSpec, HostOptions, LinkSpec, Maybe, NetworkOptions, RouteSpec, ServiceSpec, StackOptions, SysctlValue } from "./options.js";
+export { createNetwork, Network } from "./network.js";
+export type {
+  DeviceSpec,
+  HostOptions,
+  LinkSpec,
+  Maybe,
+  NetworkOptions,
+  RouteSpec,
+  ServiceSpec,
+  StackOptions,
+  SysctlValue,
+} from "./options.js";
+export { parseOptions, z } from "./options_schema.js";
 export { definePlugin, isPlugin, orderPlugins, type Plugin } from "./plugin.js";
 export { PluginContext } from "./plugin_context.js";
 export * from "./protocol.js";
-export { NET_XMIT_CN, NET_XMIT_DROP, NET_XMIT_SUCCESS, PfifoQdisc, type Qdisc, type QdiscOps, QdiscStats } from "./qdisc.js";
-export * from "./skbuff.js";
+export {
+  NET_XMIT_CN,
+  NET_XMIT_DROP,
+  NET_XMIT_SUCCESS,
+  PfifoQdisc,
+  type Qdisc,
+  type QdiscOps,
+  QdiscStats,
+} from "./qdisc.js";
 export { skbChecksumHelp } from "./skb_checksum.js";
+export * from "./skbuff.js";
 export { SkBuffHead } from "./skbuff_head.js";
 export * from "./sock.js";
-export { type CoreSysctls, createStack, type NetdevEvent, type NetdevNotifier, netGeneric, registerPernetId, Stack } from "./stack.js";
+export {
+  type CoreSysctls,
+  createStack,
+  type NetdevEvent,
+  type NetdevNotifier,
+  netGeneric,
+  registerPernetId,
+  Stack,
+} from "./stack.js";
 export { Sysctl, type SysctlDef, type SysctlEntry, type SysctlType } from "./sysctl.js";
-export { type InetdService, type PingOptions, type PingReply, type PingService, type RouteService, type Token, TOKENS, token } from "./tokens.js";
+export {
+  type InetdService,
+  type PingOptions,
+  type PingReply,
+  type PingService,
+  type RouteService,
+  TOKENS,
+  type Token,
+  token,
+} from "./tokens.js";
 export { TRACEPOINTS, tp, tracepoint } from "./trace.js";
-export { parseOptions, z } from "./options_schema.js";

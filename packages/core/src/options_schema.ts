@@ -12,7 +12,11 @@ export { z };
  * Parses plugin options against a schema. On failure throws a {@link ConfigError} whose path is
  * relative to the options object (the config loader prefixes it with `plugins[i].options`).
  */
-export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, plugin: string): z.output<S> {
+export function parseOptions<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  plugin: string,
+): z.output<S> {
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
@@ -20,9 +24,11 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, plu
     .map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
     .join("");
   let v: unknown = value;
-  for (const k of issue.path) v = v == null ? undefined : (v as Record<PropertyKey, unknown>)[k as PropertyKey];
-  const expected = issue.code === "unrecognized_keys"
-    ? `no key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} (options of ${plugin})`
-    : `${issue.message.replace(/^Invalid input: /, "")} (options of ${plugin})`;
+  for (const k of issue.path)
+    v = v == null ? undefined : (v as Record<PropertyKey, unknown>)[k as PropertyKey];
+  const expected =
+    issue.code === "unrecognized_keys"
+      ? `no key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} (options of ${plugin})`
+      : `${issue.message.replace(/^Invalid input: /, "")} (options of ${plugin})`;
   throw new ConfigError(path, v, expected);
 }

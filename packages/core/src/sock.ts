@@ -7,8 +7,8 @@
  * @packageDocumentation
  */
 import type { DstEntry } from "./dst.js";
-import { SkBuffHead } from "./skbuff_head.js";
 import type { SkBuff } from "./skbuff.js";
+import { SkBuffHead } from "./skbuff_head.js";
 import type { Stack } from "./stack.js";
 
 /** Address families. */

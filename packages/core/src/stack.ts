@@ -386,11 +386,26 @@ export class Stack {
 
   // --- timers and lifecycle -----------------------------------------------------------------
 
-  /** A timer on the stack's clock that the stack cancels when it closes. */
+  /**
+   * A timer on the stack's clock that the stack cancels when it closes. A timer owned by
+   * something shorter-lived than the stack (a socket, a ping) must be given back with
+   * {@link Stack.deleteTimer} when its owner goes away.
+   */
   createTimer(callback: () => void): Timer {
     const t = this.clock.createTimer(callback);
     this.timers.add(t);
     return t;
+  }
+
+  /** `timer_shutdown_sync`: cancels a timer made by {@link Stack.createTimer} and forgets it. */
+  deleteTimer(timer: Timer): void {
+    timer.cancel();
+    this.timers.delete(timer);
+  }
+
+  /** Timers made by {@link Stack.createTimer} and not deleted (for leak checks). */
+  get timerCount(): number {
+    return this.timers.size;
   }
 
   /** Runs `fn` when the stack closes. */

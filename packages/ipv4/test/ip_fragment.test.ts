@@ -1,7 +1,10 @@
 import {
+  CHECKSUM_PARTIAL,
   type Clock,
   consumeSkb,
   createStack,
+  csumFold,
+  csumPartial,
   definePlugin,
   ETH_P_IP,
   inetAton,
@@ -74,8 +77,14 @@ afterEach(async () => {
 });
 
 /** A stack with IPv4, a test device t0 (192.0.2.1/24, MTU 1500) and a sink for protocol 253. */
-async function setup(sysctl: Record<string, number> = {}): Promise<Harness> {
-  const clock = new VirtualClock({ autoAdvance: false });
+async function setup(
+  sysctl: Record<string, number> = {},
+  onClockError?: (e: unknown) => void,
+): Promise<Harness> {
+  const clock = new VirtualClock({
+    autoAdvance: false,
+    ...(onClockError ? { onError: onClockError } : {}),
+  });
   const sent: SkBuff[] = [];
   const got: Delivered[] = [];
   const testPlugin = definePlugin({
@@ -317,6 +326,17 @@ describe("ipDefrag: reassembly", () => {
     expect(whole.dst).toBe(dstB);
   });
 
+  it("keeps DF on the datagram only when its largest fragment had DF set, as Linux does", async () => {
+    const h = await setup();
+    const payload = pattern(64);
+    const [a, b] = cut(payload, [48]);
+    rx(h, buildFrag({ ...a!, id: 1, df: true }));
+    rx(h, buildFrag({ ...b!, id: 1 }));
+    rx(h, buildFrag({ ...a!, id: 2 }));
+    rx(h, buildFrag({ ...b!, id: 2, df: true }));
+    expect(h.got.map((d) => ipFragOff(d.header, 0))).toEqual([IP_DF, 0]);
+  });
+
   it("drops an exact duplicate with DUP_FRAG and keeps the datagram", async () => {
     const h = await setup();
     const payload = pattern(300);
@@ -491,6 +511,46 @@ describe("ipDefrag: reassembly timeout", () => {
     h.clock.advanceSync(4_000);
     expect(mib(h).IpReasmTimeout).toBe(2);
     expect(frags(h).timer.pending).toBe(false);
+  });
+});
+
+describe("ipDefrag: expiry timer", () => {
+  it("applies a changed ipfrag_time to datagrams that start after the change", async () => {
+    const h = await setup();
+    rx(h, buildFrag({ id: 1, offset: 8, payload: pattern(8), mf: true }));
+    h.stack.sysctl.set("net.ipv4.ipfrag_time", 5);
+    rx(h, buildFrag({ id: 2, offset: 8, payload: pattern(8), mf: true }));
+    h.clock.advanceSync(5_000);
+    expect([...frags(h).queues.values()].map((q) => q.id)).toEqual([1]);
+    h.clock.advanceSync(25_000);
+    expect(frags(h).queues.size).toBe(0);
+    expect(mib(h).IpReasmTimeout).toBe(2);
+  });
+
+  it("keeps its pending expiries in proportion to the live queues", async () => {
+    const h = await setup();
+    for (let id = 1; id <= 500; id++) {
+      for (const f of cut(pattern(24), [16], { id })) rx(h, buildFrag(f));
+    }
+    expect(h.got).toHaveLength(500);
+    expect(frags(h).expiries.length).toBeLessThanOrEqual(2 * frags(h).queues.size + 65);
+  });
+
+  it("frees the fragments and keeps expiring other datagrams when the ICMP sender throws", async () => {
+    const errors: unknown[] = [];
+    const h = await setup({}, (e) => errors.push(e));
+    ipv4Net(h.stack).icmpSend = () => {
+      throw new Error("icmp failed");
+    };
+    rx(h, buildFrag({ id: 1, offset: 0, payload: pattern(8), mf: true }));
+    h.clock.advanceSync(1_000);
+    rx(h, buildFrag({ id: 2, offset: 8, payload: pattern(8), mf: true }));
+    h.clock.advanceSync(29_000);
+    expect(errors).toHaveLength(1);
+    expect(drops(h, SkbDropReason.FRAG_REASM_TIMEOUT)).toBe(1);
+    h.clock.advanceSync(1_000);
+    expect(drops(h, SkbDropReason.FRAG_REASM_TIMEOUT)).toBe(2);
+    expect(frags(h).mem).toBe(0);
   });
 });
 
@@ -716,6 +776,22 @@ describe("ipFragment", () => {
     const bs = out.map(bytesOf);
     expect(bs.map((b) => (ipFragOff(b, 0) & IP_OFFSET) * 8)).toEqual([800, 1296, 1792]);
     expect(bs.every((b) => (ipFragOff(b, 0) & IP_MF) !== 0)).toBe(true);
+  });
+
+  it("completes a CHECKSUM_PARTIAL transport checksum before cutting the datagram", async () => {
+    const h = await setup();
+    const payload = pattern(3000);
+    payload.fill(0, 6, 8); // the transport checksum field, holding a zero pseudo-header sum
+    const skb = datagramSkb(h, payload);
+    skb.ipSummed = CHECKSUM_PARTIAL;
+    skb.csumStart = skb.data + 20;
+    skb.csumOffset = 6;
+    const { out, output } = capture();
+    ipFragment(h.stack, null, skb, 1500, output);
+    for (const f of out) rx(h, bytesOf(f));
+    const got = h.got[0]!.payload;
+    expect(csumFold(csumPartial(got, 0, got.length))).toBe(0);
+    expect(got.subarray(8)).toEqual(payload.subarray(8));
   });
 
   it("stops at the first output error and returns it", async () => {
