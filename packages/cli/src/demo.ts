@@ -142,7 +142,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   out("pings");
   await ping("a -> 127.0.0.1 (its own loopback)", a, "127.0.0.1");
   await ping("a -> router 192.0.2.254", a, "192.0.2.254");
-  const tracer = new FunctionGraphTracer().start();
+  const tracer = new FunctionGraphTracer(undefined, { stackColumn: true }).start();
   await ping("a -> b 198.51.100.1 (through the router)", a, "198.51.100.1");
   const trace = tracer.stop();
   await ping("a -> b, 3000 bytes (fragmented at MTU 1500)", a, "198.51.100.1", { size: 3000 });
@@ -183,8 +183,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
   }
   out("");
-  out("the echo request's path through the router and b (function_graph, first 40 lines):");
-  for (const line of trace.split("\n").slice(0, 40)) out(line);
+  out(
+    "the third ping's path: out of a, through the router, into b and back (function_graph; the first column is the stack):",
+  );
+  for (const line of trace.split("\n").slice(0, 400)) out(line);
   await net.close();
   const result = { pings, drops, counters, trace };
   if (options.json)

@@ -5,7 +5,8 @@ describe("skb demo", () => {
   it("pings across three stacks and reports what happened to each ping", async () => {
     const lines: string[] = [];
     const r = await runDemo({ out: (l) => lines.push(l) });
-    const byLabel = (to: string, pred: (d: string) => boolean) => r.pings.find((p) => p.to === to && pred(p.detail));
+    const byLabel = (to: string, pred: (d: string) => boolean) =>
+      r.pings.find((p) => p.to === to && pred(p.detail));
     expect(r.pings).toHaveLength(7);
     const [lo, router, b, frag, ttl1, firewalled, noRoute] = r.pings;
     expect(lo).toMatchObject({ ok: true });

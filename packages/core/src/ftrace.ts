@@ -62,14 +62,20 @@ function nowUs(): number {
  */
 export class FunctionGraphTracer {
   readonly lines: string[] = [];
-  private readonly open: { fn: string; start: number; line: number }[] = [];
+  private readonly open: { fn: string; start: number; line: number; cpu: string }[] = [];
+  private readonly stackColumn: boolean;
   private readonly listener = (msg: unknown): void => this.onEvent(msg as FuncGraphEvent);
   private active = false;
   private readonly filter: ((ev: FuncGraphEvent) => boolean) | undefined;
 
-  /** @param filter keep only events for which this returns true (for example one skb). */
-  constructor(filter?: (ev: FuncGraphEvent) => boolean) {
+  /**
+   * @param filter keep only events for which this returns true (for example one skb).
+   * @param options `stackColumn`: show the stack's name where ftrace shows the CPU number, so a
+   *   trace across several stacks says which one each function ran in.
+   */
+  constructor(filter?: (ev: FuncGraphEvent) => boolean, options: { stackColumn?: boolean } = {}) {
     this.filter = filter;
+    this.stackColumn = options.stackColumn ?? false;
   }
 
   /** Starts listening. */
@@ -99,8 +105,10 @@ export class FunctionGraphTracer {
     if (this.filter && !this.filter(ev)) return;
     const indent = "  ".repeat(this.open.length + 1);
     if (ev.phase === "entry") {
-      this.open.push({ fn: ev.fn, start: ev.timeUs, line: this.lines.length });
-      this.lines.push(` 0)               |${indent}${ev.fn}() {`);
+      const parent = this.open[this.open.length - 1];
+      const cpu = this.stackColumn ? (stackName(ev.arg0) ?? parent?.cpu ?? "?").padStart(8) : " 0";
+      this.open.push({ fn: ev.fn, start: ev.timeUs, line: this.lines.length, cpu });
+      this.lines.push(`${cpu})               |${indent}${ev.fn}() {`);
       return;
     }
     const top = this.open.pop();
@@ -109,9 +117,18 @@ export class FunctionGraphTracer {
     const durText = `${dur.toFixed(3)} us`.padStart(11);
     if (top.line === this.lines.length - 1) {
       // A leaf: fold "fn() {" + "}" into "fn();" with its duration, as ftrace does.
-      this.lines[top.line] = ` 0) ${durText}   |${"  ".repeat(this.open.length + 1)}${top.fn}();`;
+      this.lines[top.line] =
+        `${top.cpu}) ${durText}   |${"  ".repeat(this.open.length + 1)}${top.fn}();`;
     } else {
-      this.lines.push(` 0) ${durText}   |${"  ".repeat(this.open.length + 1)}}`);
+      this.lines.push(`${top.cpu}) ${durText}   |${"  ".repeat(this.open.length + 1)}}`);
     }
   }
+}
+
+/** The name of the stack a traced call ran in: its first argument is a stack or a packet. */
+function stackName(arg0: unknown): string | undefined {
+  if (arg0 === null || typeof arg0 !== "object") return undefined;
+  const o = arg0 as { name?: unknown; nf?: unknown; dev?: { net?: { name?: string } } | null };
+  if (typeof o.name === "string" && o.nf !== undefined) return o.name;
+  return o.dev?.net?.name;
 }

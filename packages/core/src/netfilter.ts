@@ -7,6 +7,7 @@
 import { kfreeSkb } from "./drop.js";
 import { SkbDropReason } from "./drop_reason.js";
 import { SkbuffError } from "./errors.js";
+import { traceable } from "./ftrace.js";
 import type { NetDevice } from "./netdevice.js";
 import type { SkBuff } from "./skbuff.js";
 import type { Stack } from "./stack.js";
@@ -257,7 +258,9 @@ export class NfHooks {
     const state = this.enter(pf, hooknum, indev, outdev, sk, okfn);
     let ret: number;
     try {
-      ret = this.slow(skb, state, entries, 0);
+      ret = tp.funcGraph.hasSubscribers
+        ? tracedSlow(skb, this, state, entries)
+        : this.slow(skb, state, entries, 0);
     } finally {
       this.depth--;
     }
@@ -281,7 +284,9 @@ export class NfHooks {
     if (entries === null || entries === undefined) return 1;
     const state = this.enter(pf, hooknum, indev, outdev, sk, okfn);
     try {
-      return this.slow(skb, state, entries, 0);
+      return tp.funcGraph.hasSubscribers
+        ? tracedSlow(skb, this, state, entries)
+        : this.slow(skb, state, entries, 0);
     } finally {
       this.depth--;
     }
@@ -320,12 +325,8 @@ export class NfHooks {
    * `nf_hook_slow()`: runs entries from `start`. Returns 1 (accepted: run okfn), 0 (stolen or
    * queued) or a negative errno (dropped and freed).
    */
-  private slow(
-    skb: SkBuff,
-    state: NfHookState,
-    entries: readonly NfHookOps[],
-    start: number,
-  ): number {
+  /** @internal */
+  slow(skb: SkBuff, state: NfHookState, entries: readonly NfHookOps[], start: number): number {
     const publish = tp.nfHook.hasSubscribers;
     let repeats = 0;
     // A live packet has no drop reason: whatever it carries in is stale (copied from the skb
@@ -502,3 +503,10 @@ function checkOps(ops: NfHookOps): void {
     throw new RangeError(`nf_hook_ops.priority must be an integer, got ${ops.priority}`);
   }
 }
+
+/** `nf_hook_slow` as the function-graph tracer sees it (only called while someone traces). */
+const tracedSlow = traceable(
+  "nf_hook_slow",
+  (skb: SkBuff, hooks: NfHooks, state: NfHookState, entries: readonly NfHookOps[]): number =>
+    hooks.slow(skb, state, entries, 0),
+);

@@ -127,59 +127,58 @@ export const icmpRcv = traceable("icmp_rcv", function icmpRcv(skb: SkBuff): numb
   }
   const mib = ns.mib;
   mib.IcmpInMsgs++;
-  let reason: SkbDropReason;
-  error: {
-    if (!skbChecksumSimpleValidate(skb)) {
-      reason = SkbDropReason.ICMP_CSUM;
-      mib.IcmpInCsumErrors++;
-      break error;
-    }
-    if (!skb.mayPull(ICMPHDR.LEN)) {
-      reason = SkbDropReason.PKT_TOO_SMALL;
-      break error;
-    }
-    skb.resetTransportHeader();
-    const type = icmpType(skb.head, skb.data);
-    icmpMsgIn(mib, ns.msgMib, type);
-    // "18 is the highest 'known' ICMP type. Anything else is a mystery"
-    if (type > NR_ICMP_TYPES) {
-      reason = SkbDropReason.UNHANDLED_PROTO;
-      break error;
-    }
-    const rt = skb.dst as Rtable | null;
-    if (rt?.rtType === RTN.BROADCAST || skb.pktType === PACKET_BROADCAST || skb.pktType === PACKET_MULTICAST) {
-      // RFC 1122 (3.2.2.6): "An ICMP Echo Request destined to an IP broadcast or IP multicast
-      // address MAY be silently discarded." (3.2.2.8 says the same of Timestamp.) A sysctl decides.
-      if ((type === ICMP_TYPE.ECHO || type === ICMP_TYPE.TIMESTAMP) && ns.sysctl.echoIgnoreBroadcasts.value) {
-        reason = SkbDropReason.INVALID_PROTO;
-        break error;
-      }
-      if (
-        type !== ICMP_TYPE.ECHO &&
-        type !== ICMP_TYPE.TIMESTAMP &&
-        type !== ICMP_TYPE.ADDRESS &&
-        type !== ICMP_TYPE.ADDRESSREPLY
-      ) {
-        reason = SkbDropReason.INVALID_PROTO;
-        break error;
-      }
-    }
-    skb.pull(ICMPHDR.LEN);
-    if (type === ICMP_TYPE.ECHOREPLY) {
-      return pingRcv(skb) === null ? NET_RX_SUCCESS : NET_RX_DROP;
-    }
-    const r = HANDLERS[type]!(skb, net, ns);
-    if (r === null) {
-      consumeSkb(skb, net);
-      return NET_RX_SUCCESS;
-    }
-    kfreeSkb(skb, r, net);
-    return NET_RX_DROP;
+  if (!skbChecksumSimpleValidate(skb)) {
+    mib.IcmpInCsumErrors++;
+    return icmpRcvError(skb, net, ns, SkbDropReason.ICMP_CSUM);
   }
-  mib.IcmpInErrors++;
-  kfreeSkb(skb, reason, net);
+  if (!skb.mayPull(ICMPHDR.LEN)) return icmpRcvError(skb, net, ns, SkbDropReason.PKT_TOO_SMALL);
+  skb.resetTransportHeader();
+  const type = icmpType(skb.head, skb.data);
+  icmpMsgIn(mib, ns.msgMib, type);
+  // "18 is the highest 'known' ICMP type. Anything else is a mystery"
+  if (type > NR_ICMP_TYPES) return icmpRcvError(skb, net, ns, SkbDropReason.UNHANDLED_PROTO);
+  const rt = skb.dst as Rtable | null;
+  if (
+    rt?.rtType === RTN.BROADCAST ||
+    skb.pktType === PACKET_BROADCAST ||
+    skb.pktType === PACKET_MULTICAST
+  ) {
+    // RFC 1122 (3.2.2.6): "An ICMP Echo Request destined to an IP broadcast or IP multicast
+    // address MAY be silently discarded." (3.2.2.8 says the same of Timestamp.) A sysctl decides.
+    if (
+      (type === ICMP_TYPE.ECHO || type === ICMP_TYPE.TIMESTAMP) &&
+      ns.sysctl.echoIgnoreBroadcasts.value
+    ) {
+      return icmpRcvError(skb, net, ns, SkbDropReason.INVALID_PROTO);
+    }
+    if (
+      type !== ICMP_TYPE.ECHO &&
+      type !== ICMP_TYPE.TIMESTAMP &&
+      type !== ICMP_TYPE.ADDRESS &&
+      type !== ICMP_TYPE.ADDRESSREPLY
+    ) {
+      return icmpRcvError(skb, net, ns, SkbDropReason.INVALID_PROTO);
+    }
+  }
+  skb.pull(ICMPHDR.LEN);
+  if (type === ICMP_TYPE.ECHOREPLY) {
+    return pingRcv(skb) === null ? NET_RX_SUCCESS : NET_RX_DROP;
+  }
+  const r = HANDLERS[type]!(skb, net, ns);
+  if (r === null) {
+    consumeSkb(skb, net);
+    return NET_RX_SUCCESS;
+  }
+  kfreeSkb(skb, r, net);
   return NET_RX_DROP;
 });
+
+/** `icmp_rcv`'s `error:` exit: an ICMP-level error, counted in IcmpInErrors, and the drop. */
+function icmpRcvError(skb: SkBuff, net: Stack, ns: NetnsIcmp, reason: SkbDropReason): number {
+  ns.mib.IcmpInErrors++;
+  kfreeSkb(skb, reason, net);
+  return NET_RX_DROP;
+}
 
 /**
  * `icmp_echo`: answers an echo request with an echo reply carrying the same identifier,
@@ -192,7 +191,7 @@ export const icmpRcv = traceable("icmp_rcv", function icmpRcv(skb: SkBuff): numb
  * the resulting Echo Reply."
  * @see net/ipv4/icmp.c icmp_echo()
  */
-export function icmpEcho(skb: SkBuff, net: Stack, ns: NetnsIcmp): SkbDropReason | null {
+function icmpEchoImpl(skb: SkBuff, net: Stack, ns: NetnsIcmp): SkbDropReason | null {
   // "should there be an ICMP stat for ignored echos?"
   if (ns.sysctl.echoIgnoreAll.value) return null;
   const hdr = skb.head.slice(skb.transportHeader, skb.transportHeader + ICMPHDR.LEN);
@@ -201,6 +200,12 @@ export function icmpEcho(skb: SkBuff, net: Stack, ns: NetnsIcmp): SkbDropReason 
   icmpReply(net, ns, skb, hdr, skb.head.subarray(skb.data, skb.tail));
   return null;
 }
+
+/**
+ * `icmp_echo`: answers an echo request (RFC 792, RFC 1122 3.2.2.6).
+ * @see net/ipv4/icmp.c icmp_echo()
+ */
+export const icmpEcho = traceable("icmp_echo", icmpEchoImpl);
 
 /**
  * `icmp_timestamp`: answers with the time in ms since midnight (RFC 792). Virtual clocks count
@@ -301,7 +306,14 @@ export function icmpRedirect(skb: SkBuff, net: Stack, ns: NetnsIcmp): SkbDropRea
     return SkbDropReason.PKT_TOO_SMALL;
   }
   const th = skb.transportHeader;
-  icmpSocketDeliver(skb, net, ns, icmpType(skb.head, th), icmpCode(skb.head, th), icmpGateway(skb.head, th));
+  icmpSocketDeliver(
+    skb,
+    net,
+    ns,
+    icmpType(skb.head, th),
+    icmpCode(skb.head, th),
+    icmpGateway(skb.head, th),
+  );
   return null;
 }
 
@@ -311,7 +323,14 @@ export function icmpRedirect(skb: SkBuff, net: Stack, ns: NetnsIcmp): SkbDropRea
  * header, `networkHeader` at the outer IP header); ICMP frees it afterwards.
  * @see net/ipv4/icmp.c icmp_socket_deliver()
  */
-function icmpSocketDeliver(skb: SkBuff, net: Stack, ns: NetnsIcmp, type: number, code: number, info: number): void {
+function icmpSocketDeliver(
+  skb: SkBuff,
+  net: Stack,
+  ns: NetnsIcmp,
+  type: number,
+  code: number,
+  info: number,
+): void {
   const b = skb.head;
   const iph = skb.data;
   // "Checkin full IP header plus 8 bytes of protocol to avoid additional coding at protocol
@@ -332,7 +351,8 @@ function icmpSocketDeliver(skb: SkBuff, net: Stack, ns: NetnsIcmp, type: number,
  */
 export function icmpErr(skb: SkBuff, type: number, code: number, info: number): number {
   const offset = ipIhl(skb.head, skb.data) * 4;
-  if (icmpType(skb.head, skb.data + offset) !== ICMP_TYPE.ECHOREPLY) pingErr(skb, offset, type, code, info);
+  if (icmpType(skb.head, skb.data + offset) !== ICMP_TYPE.ECHOREPLY)
+    pingErr(skb, offset, type, code, info);
   return 0;
 }
 
@@ -384,10 +404,17 @@ function icmpv4GlobalAllow(net: Stack, ns: NetnsIcmp, type: number, code: number
  * passes spends a global credit.
  * @see net/ipv4/icmp.c icmpv4_xrlim_allow()
  */
-function icmpv4XrlimAllow(net: Stack, ns: NetnsIcmp, rt: Rtable, daddr: number, apply: boolean): boolean {
+function icmpv4XrlimAllow(
+  net: Stack,
+  ns: NetnsIcmp,
+  rt: Rtable,
+  daddr: number,
+  apply: boolean,
+): boolean {
   if (!apply) return true;
   let rc = true;
-  if ((rt.dev.flags & IFF.LOOPBACK) === 0) rc = ns.peers.allow(daddr, net.clock.now(), ns.sysctl.ratelimit.value);
+  if ((rt.dev.flags & IFF.LOOPBACK) === 0)
+    rc = ns.peers.allow(daddr, net.clock.now(), ns.sysctl.ratelimit.value);
   if (!rc) ns.mib.IcmpOutRateLimitHost++;
   else ns.global.consume();
   return rc;
@@ -442,7 +469,13 @@ function fibComputeSpecDst(skb: SkBuff, ns4: NetnsIpv4): number {
  * to. `head` is the reply's header (checksum zero), `data` what follows it.
  * @see net/ipv4/icmp.c icmp_reply()
  */
-function icmpReply(net: Stack, ns: NetnsIcmp, skb: SkBuff, head: Uint8Array, data: Uint8Array): void {
+function icmpReplyImpl(
+  net: Stack,
+  ns: NetnsIcmp,
+  skb: SkBuff,
+  head: Uint8Array,
+  data: Uint8Array,
+): void {
   const type = head[0]!;
   const code = head[1]!;
   // "is global icmp_msgs_per_sec exhausted ?"
@@ -487,89 +520,99 @@ function isLoopbackAddr(a: number): boolean {
  * `icmp_errors_use_inbound_ifaddr`), and is subject to the rate limits.
  * @see net/ipv4/icmp.c __icmp_send()
  */
-export const icmpSend = traceable("icmp_send", function icmpSend(skbIn: SkBuff, type: number, code: number, info: number): void {
-  const rt = skbIn.dst as Rtable | null;
-  const dev = (rt?.dev ?? skbIn.dev) as NetDevice | null;
-  if (dev === null) return;
-  const net = dev.net;
-  const ns = icmpNet(net);
-  if (ns === undefined) return;
-  const ns4 = ipv4Net(net);
-  const b = skbIn.head;
-  const nh = skbIn.networkHeader;
-  // "Find the original header. It is expected to be valid, of course."
-  if (nh < 0 || nh + IPHDR.MIN_LEN > skbIn.tail) return;
-  const ihl = ipIhl(b, nh) * 4;
-  if (ihl < IPHDR.MIN_LEN || nh + ihl > skbIn.tail) return;
-  const saddrIn = ipSaddr(b, nh);
-  const daddrIn = ipDaddr(b, nh);
+export const icmpSend = traceable(
+  "icmp_send",
+  function icmpSend(skbIn: SkBuff, type: number, code: number, info: number): void {
+    const rt = skbIn.dst as Rtable | null;
+    const dev = (rt?.dev ?? skbIn.dev) as NetDevice | null;
+    if (dev === null) return;
+    const net = dev.net;
+    const ns = icmpNet(net);
+    if (ns === undefined) return;
+    const ns4 = ipv4Net(net);
+    const b = skbIn.head;
+    const nh = skbIn.networkHeader;
+    // "Find the original header. It is expected to be valid, of course."
+    if (nh < 0 || nh + IPHDR.MIN_LEN > skbIn.tail) return;
+    const ihl = ipIhl(b, nh) * 4;
+    if (ihl < IPHDR.MIN_LEN || nh + ihl > skbIn.tail) return;
+    const saddrIn = ipSaddr(b, nh);
+    const daddrIn = ipDaddr(b, nh);
 
-  // RFC 1122 (3.2.2): "An ICMP error message MUST NOT be sent as the result of receiving:
-  //   * an ICMP error message, or
-  //   * a datagram destined to an IP broadcast or IP multicast address, or
-  //   * a datagram sent as a link-layer broadcast, or
-  //   * a non-initial fragment, or
-  //   * a datagram whose source address does not define a single host -- e.g., a zero address,
-  //     a loopback address, a broadcast address, a multicast address, or a Class E address."
+    // RFC 1122 (3.2.2): "An ICMP error message MUST NOT be sent as the result of receiving:
+    //   * an ICMP error message, or
+    //   * a datagram destined to an IP broadcast or IP multicast address, or
+    //   * a datagram sent as a link-layer broadcast, or
+    //   * a non-initial fragment, or
+    //   * a datagram whose source address does not define a single host -- e.g., a zero address,
+    //     a loopback address, a broadcast address, a multicast address, or a Class E address."
 
-  // "No replies to physical multicast/broadcast"
-  const pkt = skbIn.pktType;
-  if (pkt === PACKET_BROADCAST || pkt === PACKET_MULTICAST || pkt === PACKET_OTHERHOST) return;
-  // "Now check at the protocol level"
-  if (rt?.rtType === RTN.BROADCAST || isMulticast(daddrIn) || isClassE(daddrIn)) return;
-  const toBcast = ns4.fib.lookup(daddrIn, 0);
-  if (toBcast !== null && toBcast.type === RTN.BROADCAST) return;
-  // "Only reply to fragment 0."
-  if ((ipFragOff(b, nh) & IP_OFFSET) !== 0) return;
-  // A source that does not define a single host (ip_route_output refuses these in Linux).
-  if (saddrIn === 0 || isMulticast(saddrIn) || isClassE(saddrIn)) return;
-  const indev = skbIn.skbIif !== 0 ? net.getDeviceByIndex(skbIn.skbIif) : undefined;
-  if (isLoopbackAddr(saddrIn) && indev !== undefined && (indev.flags & IFF.LOOPBACK) === 0) return;
-  const fromBcast = ns4.fib.lookup(saddrIn, 0);
-  if (fromBcast !== null && fromBcast.type === RTN.BROADCAST) return;
-  // "If we send an ICMP error to an ICMP error a mess would result.."
-  if (icmpIsError(type) && ipProtocol(b, nh) === IPPROTO_ICMP) {
-    const itp = nh + ihl + ICMPHDR.TYPE;
-    if (itp >= skbIn.tail) return;
-    // "Assume any unknown ICMP type is an error."
-    if (icmpIsError(b[itp]!)) return;
-  }
+    // "No replies to physical multicast/broadcast"
+    const pkt = skbIn.pktType;
+    if (pkt === PACKET_BROADCAST || pkt === PACKET_MULTICAST || pkt === PACKET_OTHERHOST) return;
+    // "Now check at the protocol level"
+    if (rt?.rtType === RTN.BROADCAST || isMulticast(daddrIn) || isClassE(daddrIn)) return;
+    const toBcast = ns4.fib.lookup(daddrIn, 0);
+    if (toBcast !== null && toBcast.type === RTN.BROADCAST) return;
+    // "Only reply to fragment 0."
+    if ((ipFragOff(b, nh) & IP_OFFSET) !== 0) return;
+    // A source that does not define a single host (ip_route_output refuses these in Linux).
+    if (saddrIn === 0 || isMulticast(saddrIn) || isClassE(saddrIn)) return;
+    const indev = skbIn.skbIif !== 0 ? net.getDeviceByIndex(skbIn.skbIif) : undefined;
+    if (isLoopbackAddr(saddrIn) && indev !== undefined && (indev.flags & IFF.LOOPBACK) === 0)
+      return;
+    const fromBcast = ns4.fib.lookup(saddrIn, 0);
+    if (fromBcast !== null && fromBcast.type === RTN.BROADCAST) return;
+    // "If we send an ICMP error to an ICMP error a mess would result.."
+    if (icmpIsError(type) && ipProtocol(b, nh) === IPPROTO_ICMP) {
+      const itp = nh + ihl + ICMPHDR.TYPE;
+      if (itp >= skbIn.tail) return;
+      // "Assume any unknown ICMP type is an error."
+      if (icmpIsError(b[itp]!)) return;
+    }
 
-  // "Check global sysctl_icmp_msgs_per_sec ratelimit, unless incoming dev is loopback."
-  let apply = false;
-  if (!(indev !== undefined && (indev.flags & IFF.LOOPBACK) !== 0)) {
-    const allow = icmpv4GlobalAllow(net, ns, type, code);
-    if (allow === Allow.DENY) return;
-    apply = allow === Allow.LIMITED;
-  }
+    // "Check global sysctl_icmp_msgs_per_sec ratelimit, unless incoming dev is loopback."
+    let apply = false;
+    if (!(indev !== undefined && (indev.flags & IFF.LOOPBACK) !== 0)) {
+      const allow = icmpv4GlobalAllow(net, ns, type, code);
+      if (allow === Allow.DENY) return;
+      apply = allow === Allow.LIMITED;
+    }
 
-  // "Construct source address": the original destination when it was us.
-  let saddr = daddrIn;
-  const local = rt !== null ? rt.rtType === RTN.LOCAL : ns4.isLocal(daddrIn);
-  if (!local) {
-    const inbound = indev !== undefined && ns.sysctl.errorsUseInboundIfaddr.value !== 0 ? indev : null;
-    saddr = inbound !== null ? ns4.selectAddr(inbound, saddrIn) : 0;
-  }
-  const tos = icmpIsError(type) ? (ipTos(b, nh) & IPTOS_TOS_MASK) | IPTOS_PREC_INTERNETCONTROL : ipTos(b, nh);
+    // "Construct source address": the original destination when it was us.
+    let saddr = daddrIn;
+    const local = rt !== null ? rt.rtType === RTN.LOCAL : ns4.isLocal(daddrIn);
+    if (!local) {
+      const inbound =
+        indev !== undefined && ns.sysctl.errorsUseInboundIfaddr.value !== 0 ? indev : null;
+      saddr = inbound !== null ? ns4.selectAddr(inbound, saddrIn) : 0;
+    }
+    const tos = icmpIsError(type)
+      ? (ipTos(b, nh) & IPTOS_TOS_MASK) | IPTOS_PREC_INTERNETCONTROL
+      : ipTos(b, nh);
 
-  const r = ipRouteOutputKey(net, { daddr: saddrIn, saddr });
-  if (typeof r === "number") return;
-  // "peer icmp_ratelimit"
-  if (!icmpv4XrlimAllow(net, ns, r.rt, saddrIn, apply)) return;
+    const r = ipRouteOutputKey(net, { daddr: saddrIn, saddr });
+    if (typeof r === "number") return;
+    // "peer icmp_ratelimit"
+    if (!icmpv4XrlimAllow(net, ns, r.rt, saddrIn, apply)) return;
 
-  // "RFC says return as much as we can without exceeding 576 bytes."
-  let room = Math.min(r.rt.mtu, ICMP_ERROR_MAX);
-  room -= IPHDR.MIN_LEN + ICMPHDR.LEN;
-  // "Guard against tiny mtu. We need to include at least one IP network header for this
-  // message to work."
-  if (room <= IPHDR.MIN_LEN) return;
-  const dataLen = Math.min(skbIn.tail - nh, room);
-  const head = new Uint8Array(ICMPHDR.LEN);
-  setIcmpType(head, 0, type);
-  setIcmpCode(head, 0, code);
-  setIcmpGateway(head, 0, info >>> 0);
-  // "if we don't have a source address at this point, fall back to the dummy address instead
-  // of sending out a packet with a source address of 0.0.0.0"
-  const src = r.saddr !== 0 ? r.saddr : INADDR_DUMMY;
-  icmpPushReply(net, ns, r.rt, src, saddrIn, head, b.subarray(nh, nh + dataLen), tos);
-});
+    // "RFC says return as much as we can without exceeding 576 bytes."
+    let room = Math.min(r.rt.mtu, ICMP_ERROR_MAX);
+    room -= IPHDR.MIN_LEN + ICMPHDR.LEN;
+    // "Guard against tiny mtu. We need to include at least one IP network header for this
+    // message to work."
+    if (room <= IPHDR.MIN_LEN) return;
+    const dataLen = Math.min(skbIn.tail - nh, room);
+    const head = new Uint8Array(ICMPHDR.LEN);
+    setIcmpType(head, 0, type);
+    setIcmpCode(head, 0, code);
+    setIcmpGateway(head, 0, info >>> 0);
+    // "if we don't have a source address at this point, fall back to the dummy address instead
+    // of sending out a packet with a source address of 0.0.0.0"
+    const src = r.saddr !== 0 ? r.saddr : INADDR_DUMMY;
+    icmpPushReply(net, ns, r.rt, src, saddrIn, head, b.subarray(nh, nh + dataLen), tos);
+  },
+);
+
+/** `icmp_reply`. @see net/ipv4/icmp.c icmp_reply() */
+const icmpReply = traceable("icmp_reply", icmpReplyImpl);

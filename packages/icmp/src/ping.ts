@@ -9,25 +9,35 @@
 import {
   allocSkb,
   consumeSkb,
-  ErrnoError,
+  type ErrnoError,
+  IPPROTO_ICMP,
   inetAton,
   inetNtoa,
-  IPPROTO_ICMP,
   kfreeSkb,
   NET_SKB_PAD,
+  type NetDevice,
   type SkBuff,
   SkbDropReason,
   SOCK_DGRAM,
   Sock,
   type Stack,
   tp,
+  traceable,
 } from "@skbuff/core";
-import { IPHDR, ipBuildAndSendPkt, ipDaddr, ipRouteOutputKey, ipSaddr, ipTtl, ipv4Net, RTN } from "@skbuff/ipv4";
+import {
+  IPHDR,
+  ipBuildAndSendPkt,
+  ipDaddr,
+  ipRouteOutputKey,
+  ipSaddr,
+  ipTtl,
+  ipv4Net,
+  RTN,
+} from "@skbuff/ipv4";
 import { icmpMsgOut } from "./mib.js";
 import { icmpNet, type NetnsIcmp } from "./netns.js";
+import { ERRNO, errnoError, ICMP_ERR_CONVERT, PingError } from "./ping_error.js";
 import {
-  ICMP_EXC,
-  ICMP_REDIR,
   ICMP_TYPE,
   ICMP_UNREACH,
   ICMPHDR,
@@ -41,164 +51,6 @@ import {
   setIcmpEchoSeq,
   setIcmpType,
 } from "./wire/icmphdr.js";
-
-/** Errno values (Linux, x86), by name. */
-const ERRNO = {
-  EACCES: 13,
-  EINVAL: 22,
-  ENONET: 64,
-  EPROTO: 71,
-  EMSGSIZE: 90,
-  ENOPROTOOPT: 92,
-  EOPNOTSUPP: 95,
-  EADDRINUSE: 98,
-  EADDRNOTAVAIL: 99,
-  ENETUNREACH: 101,
-  ECONNREFUSED: 111,
-  EHOSTDOWN: 112,
-  EHOSTUNREACH: 113,
-  EREMOTEIO: 121,
-  EPERM: 1,
-  ENOBUFS: 105,
-  EAGAIN: 11,
-  EBADF: 9,
-} as const;
-type ErrnoName = keyof typeof ERRNO;
-
-const ERRNO_NAME = new Map<number, ErrnoName>(Object.entries(ERRNO).map(([k, v]) => [v, k as ErrnoName]));
-
-/** strerror() of the errnos a ping socket reports. */
-const STRERROR: Partial<Record<ErrnoName, string>> = {
-  ENETUNREACH: "Network is unreachable",
-  EHOSTUNREACH: "No route to host",
-  EMSGSIZE: "Message too long",
-  EADDRNOTAVAIL: "Cannot assign requested address",
-  EADDRINUSE: "Address already in use",
-  EACCES: "Permission denied",
-  EINVAL: "Invalid argument",
-  EPERM: "Operation not permitted",
-  EBADF: "Bad file descriptor",
-};
-
-/** Makes an {@link ErrnoError} from a positive errno. */
-export function errnoError(errno: number, message?: string, syscall?: string): ErrnoError {
-  const name = ERRNO_NAME.get(errno) ?? "EIO";
-  return new ErrnoError(name, errno, message ?? STRERROR[name] ?? `errno ${errno}`, syscall);
-}
-
-/**
- * `icmp_err_convert`: the errno of each destination-unreachable code, and whether it is "fatal"
- * (a hard error, reported even without IP_RECVERR).
- * @see net/ipv4/icmp.c icmp_err_convert
- */
-export const ICMP_ERR_CONVERT: readonly { readonly errno: number; readonly fatal: boolean }[] = [
-  { errno: ERRNO.ENETUNREACH, fatal: false }, // ICMP_NET_UNREACH
-  { errno: ERRNO.EHOSTUNREACH, fatal: false }, // ICMP_HOST_UNREACH
-  { errno: ERRNO.ENOPROTOOPT, fatal: true }, // ICMP_PROT_UNREACH
-  { errno: ERRNO.ECONNREFUSED, fatal: true }, // ICMP_PORT_UNREACH
-  { errno: ERRNO.EMSGSIZE, fatal: false }, // ICMP_FRAG_NEEDED
-  { errno: ERRNO.EOPNOTSUPP, fatal: false }, // ICMP_SR_FAILED
-  { errno: ERRNO.ENETUNREACH, fatal: true }, // ICMP_NET_UNKNOWN
-  { errno: ERRNO.EHOSTDOWN, fatal: true }, // ICMP_HOST_UNKNOWN
-  { errno: ERRNO.ENONET, fatal: true }, // ICMP_HOST_ISOLATED
-  { errno: ERRNO.ENETUNREACH, fatal: true }, // ICMP_NET_ANO
-  { errno: ERRNO.EHOSTUNREACH, fatal: true }, // ICMP_HOST_ANO
-  { errno: ERRNO.ENETUNREACH, fatal: false }, // ICMP_NET_UNR_TOS
-  { errno: ERRNO.EHOSTUNREACH, fatal: false }, // ICMP_HOST_UNR_TOS
-  { errno: ERRNO.EHOSTUNREACH, fatal: true }, // ICMP_PKT_FILTERED
-  { errno: ERRNO.EHOSTUNREACH, fatal: true }, // ICMP_PREC_VIOLATION
-  { errno: ERRNO.EACCES, fatal: true }, // ICMP_PREC_CUTOFF
-];
-
-const UNREACH_TEXT = [
-  "Destination Net Unreachable",
-  "Destination Host Unreachable",
-  "Destination Protocol Unreachable",
-  "Destination Port Unreachable",
-  "Frag needed and DF set",
-  "Source Route Failed",
-  "Destination Net Unknown",
-  "Destination Host Unknown",
-  "Source Host Isolated",
-  "Destination Net Prohibited",
-  "Destination Host Prohibited",
-  "Destination Net Unreachable for Type of Service",
-  "Destination Host Unreachable for Type of Service",
-  "Packet filtered",
-  "Precedence Violation",
-  "Precedence Cutoff",
-];
-
-/** How ping(8) describes an ICMP error (`pr_icmph`). */
-export function describeIcmpError(type: number, code: number, info: number): string {
-  switch (type) {
-    case ICMP_TYPE.DEST_UNREACH:
-      if (code === ICMP_UNREACH.FRAG_NEEDED) return `Frag needed and DF set (mtu = ${info})`;
-      return UNREACH_TEXT[code] ?? `Dest Unreachable, Bad Code: ${code}`;
-    case ICMP_TYPE.SOURCE_QUENCH:
-      return "Source Quench";
-    case ICMP_TYPE.REDIRECT:
-      switch (code) {
-        case ICMP_REDIR.NET:
-          return "Redirect Network";
-        case ICMP_REDIR.HOST:
-          return "Redirect Host";
-        case ICMP_REDIR.NETTOS:
-          return "Redirect Type of Service and Network";
-        case ICMP_REDIR.HOSTTOS:
-          return "Redirect Type of Service and Host";
-      }
-      return `Redirect, Bad Code: ${code}`;
-    case ICMP_TYPE.TIME_EXCEEDED:
-      if (code === ICMP_EXC.TTL) return "Time to live exceeded";
-      if (code === ICMP_EXC.FRAGTIME) return "Frag reassembly time exceeded";
-      return `Time exceeded, Bad Code: ${code}`;
-    case ICMP_TYPE.PARAMETERPROB:
-      return `Parameter problem: pointer = ${info}`;
-  }
-  return `Bad ICMP type: ${type}`;
-}
-
-/**
- * An ICMP error about an echo request, as a ping socket reports it (IP_RECVERR's
- * `sock_extended_err`): the errno, and the ICMP type, code and `info` (next-hop MTU, pointer), and
- * who sent it (`from`, the router or host that reported the problem).
- */
-export class PingError extends ErrnoError {
-  /** The ICMP type of the error (3, 4, 5, 11 or 12). */
-  readonly icmpType: number;
-  readonly icmpCode: number;
-  /** The sender of the ICMP error (dotted quad). */
-  readonly from: string;
-  /** The next-hop MTU for "fragmentation needed", the pointer for parameter problem, else 0. */
-  readonly info: number;
-  /** Identifier and sequence number of the echo request the error quotes. */
-  readonly id: number;
-  readonly seq: number;
-  /** Whether Linux takes it as a hard error (reported even without IP_RECVERR). */
-  readonly fatal: boolean;
-
-  constructor(init: {
-    errno: number;
-    icmpType: number;
-    icmpCode: number;
-    from: string;
-    info: number;
-    id: number;
-    seq: number;
-    fatal: boolean;
-  }) {
-    const name = ERRNO_NAME.get(init.errno) ?? "EIO";
-    super(name, init.errno, `${describeIcmpError(init.icmpType, init.icmpCode, init.info)} from ${init.from}`);
-    this.icmpType = init.icmpType;
-    this.icmpCode = init.icmpCode;
-    this.from = init.from;
-    this.info = init.info;
-    this.id = init.id;
-    this.seq = init.seq;
-    this.fatal = init.fatal;
-  }
-}
 
 /** An echo reply as a ping socket receives it. */
 export interface PingMessage {
@@ -300,8 +152,8 @@ export function pingLookup(net: Stack, skb: SkBuff, ident: number): PingSock | n
  * reason.
  * @see net/ipv4/ping.c ping_rcv()
  */
-export function pingRcv(skb: SkBuff): SkbDropReason | null {
-  const net = (skb.dev as { net: Stack }).net;
+function pingRcvImpl(skb: SkBuff): SkbDropReason | null {
+  const net = (skb.dev as NetDevice).net;
   // "Push ICMP header back"
   skb.push(skb.data - skb.transportHeader);
   const sk = pingLookup(net, skb, icmpEchoId(skb.head, skb.data));
@@ -352,7 +204,10 @@ function callGuarded(net: Stack, fn: () => void): void {
     fn();
   } catch (error) {
     if (tp.handlerError.hasSubscribers) tp.handlerError.publish({ stack: net, error });
-    else process.emitWarning(`A ping socket callback threw: ${String(error)}`, { type: "SkbuffWarning" });
+    else
+      process.emitWarning(`A ping socket callback threw: ${String(error)}`, {
+        type: "SkbuffWarning",
+      });
   }
 }
 
@@ -365,8 +220,14 @@ function callGuarded(net: Stack, fn: () => void): void {
  * receives from the IP layer." Ping sockets follow the same rule.
  * @see net/ipv4/ping.c ping_err()
  */
-export function pingErr(skb: SkBuff, offset: number, type: number, code: number, info: number): void {
-  const net = (skb.dev as { net: Stack }).net;
+export function pingErr(
+  skb: SkBuff,
+  offset: number,
+  type: number,
+  code: number,
+  info: number,
+): void {
+  const net = (skb.dev as NetDevice).net;
   const b = skb.head;
   const inner = skb.data + offset;
   const ident = icmpEchoId(b, inner);
@@ -427,7 +288,13 @@ export interface PingSendOptions {
  * `-EACCES` (a broadcast without SO_BROADCAST), `-EMSGSIZE` (DF and bigger than the MTU).
  * @see net/ipv4/ping.c ping_v4_sendmsg()
  */
-export function pingV4Sendmsg(sk: PingSock, daddr: number, payload: Uint8Array, seq: number, opts: PingSendOptions = {}): number {
+export function pingV4Sendmsg(
+  sk: PingSock,
+  daddr: number,
+  payload: Uint8Array,
+  seq: number,
+  opts: PingSendOptions = {},
+): number {
   const net = sk.net;
   const ns = nsOf(net);
   if (sk.ident === 0) {
@@ -458,18 +325,27 @@ export function pingV4Sendmsg(sk: PingSock, daddr: number, payload: Uint8Array, 
   skb.resetTransportHeader();
   skb.dst = r.rt;
   icmpMsgOut(ns.mib, ns.msgMib, icmpType(b, o));
-  const ret = ipBuildAndSendPkt(skb, net, r.saddr, daddr, IPPROTO_ICMP, {
-    df: sk.pmtudiscDo,
-    ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
-    ...(opts.tos !== undefined ? { tos: opts.tos } : {}),
-  }, sk);
+  const ret = ipBuildAndSendPkt(
+    skb,
+    net,
+    r.saddr,
+    daddr,
+    IPPROTO_ICMP,
+    {
+      df: sk.pmtudiscDo,
+      ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+      ...(opts.tos !== undefined ? { tos: opts.tos } : {}),
+    },
+    sk,
+  );
   return ret < 0 ? ret : len;
 }
 
 /** Parses a dotted quad or throws EINVAL. */
 function addrOf(text: string, what: string): number {
   const a = typeof text === "string" ? inetAton(text) : null;
-  if (a === null) throw errnoError(ERRNO.EINVAL, `${what} ${JSON.stringify(text)} is not an IPv4 address`);
+  if (a === null)
+    throw errnoError(ERRNO.EINVAL, `${what} ${JSON.stringify(text)} is not an IPv4 address`);
   return a;
 }
 
@@ -519,7 +395,8 @@ export class PingSocket {
     return this.sk.ttl;
   }
   set ttl(v: number) {
-    if (!Number.isInteger(v) || (v !== -1 && (v < 1 || v > 255))) throw errnoError(ERRNO.EINVAL, `TTL ${v} is not 1..255`);
+    if (!Number.isInteger(v) || (v !== -1 && (v < 1 || v > 255)))
+      throw errnoError(ERRNO.EINVAL, `TTL ${v} is not 1..255`);
     this.sk.ttl = v;
   }
 
@@ -557,9 +434,15 @@ export class PingSocket {
     this.checkOpen();
     const sk = this.sk;
     if (sk.ident !== 0) throw errnoError(ERRNO.EINVAL, "the socket is already bound");
-    if (!Number.isInteger(ident) || ident < 0 || ident > 0xffff) throw errnoError(ERRNO.EINVAL, `identifier ${ident} is not 0..65535`);
+    if (!Number.isInteger(ident) || ident < 0 || ident > 0xffff)
+      throw errnoError(ERRNO.EINVAL, `identifier ${ident} is not 0..65535`);
     const a = addrOf(address, "address");
-    if (a !== 0 && !ipv4Net(sk.net).isLocal(a)) throw errnoError(ERRNO.EADDRNOTAVAIL, `${address} is not an address of stack '${sk.net.name}'`, "bind");
+    if (a !== 0 && !ipv4Net(sk.net).isLocal(a))
+      throw errnoError(
+        ERRNO.EADDRNOTAVAIL,
+        `${address} is not an address of stack '${sk.net.name}'`,
+        "bind",
+      );
     sk.rcvSaddr = a;
     const err = pingGetPort(sk, ident);
     if (err < 0) {
@@ -577,7 +460,8 @@ export class PingSocket {
     this.checkOpen();
     const daddr = addrOf(dst, "destination");
     const r = pingV4Sendmsg(this.sk, daddr, payload, seq, opts);
-    if (r === -ERRNO.EMSGSIZE) throw errnoError(ERRNO.EMSGSIZE, "local error: message too long", "sendto");
+    if (r === -ERRNO.EMSGSIZE)
+      throw errnoError(ERRNO.EMSGSIZE, "local error: message too long", "sendto");
     if (r < 0) throw errnoError(-r, undefined, "sendto");
     return r;
   }
@@ -604,3 +488,9 @@ export class PingSocket {
     if (this.closed) throw errnoError(ERRNO.EBADF, "the socket is closed");
   }
 }
+
+/**
+ * `ping_rcv`: delivers an echo reply to the ping socket with its echo id, or says why not.
+ * @see net/ipv4/ping.c ping_rcv()
+ */
+export const pingRcv = traceable("ping_rcv", pingRcvImpl);

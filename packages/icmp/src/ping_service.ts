@@ -18,7 +18,8 @@ import {
 } from "@skbuff/core";
 import { IPHDR } from "@skbuff/ipv4";
 import type { NetnsIcmp } from "./netns.js";
-import { errnoError, type PingError, PingSocket } from "./ping.js";
+import { PingSocket } from "./ping.js";
+import { errnoError, type PingError } from "./ping_error.js";
 import { ICMP_TYPE, ICMPHDR } from "./wire/icmphdr.js";
 
 /** ping(8)'s default data size (`-s`). */
@@ -90,7 +91,8 @@ export class IcmpPingService implements PingService {
 
   private start(dst: string, options: PingOptions): Promise<PingReply> {
     if (this.closed) throw errnoError(9, "the stack is closed");
-    if (typeof dst !== "string" || inetAton(dst) === null) throw new ConfigError("dst", dst, "an IPv4 address like 192.0.2.1");
+    if (typeof dst !== "string" || inetAton(dst) === null)
+      throw new ConfigError("dst", dst, "an IPv4 address like 192.0.2.1");
     const size = options.size ?? PING_DEFAULT_SIZE;
     if (!Number.isInteger(size) || size < 0 || size > PING_MAX_SIZE) {
       throw new ConfigError("size", options.size, `an integer from 0 to ${PING_MAX_SIZE}`);
@@ -99,7 +101,10 @@ export class IcmpPingService implements PingService {
     if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new ConfigError("timeoutMs", options.timeoutMs, "a number of milliseconds >= 0");
     }
-    if (options.ttl !== undefined && (!Number.isInteger(options.ttl) || options.ttl < 1 || options.ttl > 255)) {
+    if (
+      options.ttl !== undefined &&
+      (!Number.isInteger(options.ttl) || options.ttl < 1 || options.ttl > 255)
+    ) {
       throw new ConfigError("ttl", options.ttl, "an integer from 1 to 255");
     }
     const socket = new PingSocket(this.net);
@@ -107,7 +112,8 @@ export class IcmpPingService implements PingService {
       if (options.source !== undefined) socket.bind(options.source);
       if (options.ttl !== undefined) socket.ttl = options.ttl;
       socket.dontFragment = options.dontFragment === true;
-      const seq = (this.ns.pingSeq = (this.ns.pingSeq + 1) & 0xffff);
+      this.ns.pingSeq = (this.ns.pingSeq + 1) & 0xffff;
+      const seq = this.ns.pingSeq;
       const now = this.net.clock.now();
       const payload = pingPayload(size, now);
       return new Promise<PingReply>((resolve, reject) => {
@@ -115,7 +121,13 @@ export class IcmpPingService implements PingService {
         socket.onMessage = (m) => {
           if (m.seq !== seq) return;
           this.settle(p);
-          resolve({ seq, ttl: m.ttl, rttMs: this.net.clock.now() - p.sentAt, bytes: m.data.length, from: m.from });
+          resolve({
+            seq,
+            ttl: m.ttl,
+            rttMs: this.net.clock.now() - p.sentAt,
+            bytes: m.data.length,
+            from: m.from,
+          });
         };
         socket.onError = (e: PingError) => {
           if (e.seq !== seq) return;
@@ -160,7 +172,13 @@ export class IcmpPingService implements PingService {
     for (const p of [...this.pending]) {
       if (p.deadline > now) continue;
       this.settle(p);
-      p.reject(new ErrnoError("ETIMEDOUT", ETIMEDOUT, `no reply to icmp_seq=${p.seq} within ${p.deadline - p.sentAt} ms`));
+      p.reject(
+        new ErrnoError(
+          "ETIMEDOUT",
+          ETIMEDOUT,
+          `no reply to icmp_seq=${p.seq} within ${p.deadline - p.sentAt} ms`,
+        ),
+      );
     }
     this.rearm();
   }
@@ -170,7 +188,13 @@ export class IcmpPingService implements PingService {
     this.closed = true;
     for (const p of [...this.pending]) {
       this.settle(p);
-      p.reject(new ErrnoError("ECANCELED", 125, `stack '${this.net.name}' closed before the reply to icmp_seq=${p.seq}`));
+      p.reject(
+        new ErrnoError(
+          "ECANCELED",
+          125,
+          `stack '${this.net.name}' closed before the reply to icmp_seq=${p.seq}`,
+        ),
+      );
     }
     this.timer.cancel();
   }

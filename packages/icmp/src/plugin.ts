@@ -53,35 +53,55 @@ export function icmp(options: IcmpOptions = {}): Plugin {
       const net = ctx.stack;
       const sysctl: IcmpSysctls = {
         echoIgnoreAll: ctx.registerSysctl({
-          name: "net.ipv4.icmp_echo_ignore_all", type: "bool", default: opts.echoIgnoreAll ? 1 : 0,
+          name: "net.ipv4.icmp_echo_ignore_all",
+          type: "bool",
+          default: opts.echoIgnoreAll ? 1 : 0,
           doc: "Ignore every ICMP echo request.",
         }),
         echoIgnoreBroadcasts: ctx.registerSysctl({
-          name: "net.ipv4.icmp_echo_ignore_broadcasts", type: "bool", default: opts.echoIgnoreBroadcasts === false ? 0 : 1,
+          name: "net.ipv4.icmp_echo_ignore_broadcasts",
+          type: "bool",
+          default: opts.echoIgnoreBroadcasts === false ? 0 : 1,
           doc: "Ignore ICMP echo and timestamp requests sent to broadcast or multicast addresses.",
         }),
         ratelimit: ctx.registerSysctl({
-          name: "net.ipv4.icmp_ratelimit", type: "int", default: opts.ratelimitMs ?? 1000, min: 0,
+          name: "net.ipv4.icmp_ratelimit",
+          type: "int",
+          default: opts.ratelimitMs ?? 1000,
+          min: 0,
           doc: "Minimum ms between ICMP messages of the ratemask types to one destination (0: no limit).",
         }),
         ratemask: ctx.registerSysctl({
-          name: "net.ipv4.icmp_ratemask", type: "int", default: opts.ratemask ?? 0x1818, min: 0,
+          name: "net.ipv4.icmp_ratemask",
+          type: "int",
+          default: opts.ratemask ?? 0x1818,
+          min: 0,
           doc: "ICMP types to rate limit: bit N for type N (dest unreach, source quench, time exceeded, parameter problem).",
         }),
         msgsPerSec: ctx.registerSysctl({
-          name: "net.ipv4.icmp_msgs_per_sec", type: "int", default: opts.msgsPerSec ?? 1000, min: 0,
+          name: "net.ipv4.icmp_msgs_per_sec",
+          type: "int",
+          default: opts.msgsPerSec ?? 1000,
+          min: 0,
           doc: "Rate-limited ICMP messages the stack sends per second, to all destinations.",
         }),
         msgsBurst: ctx.registerSysctl({
-          name: "net.ipv4.icmp_msgs_burst", type: "int", default: opts.msgsBurst ?? 50, min: 0,
+          name: "net.ipv4.icmp_msgs_burst",
+          type: "int",
+          default: opts.msgsBurst ?? 50,
+          min: 0,
           doc: "Burst size of icmp_msgs_per_sec.",
         }),
         ignoreBogusErrorResponses: ctx.registerSysctl({
-          name: "net.ipv4.icmp_ignore_bogus_error_responses", type: "bool", default: 1,
+          name: "net.ipv4.icmp_ignore_bogus_error_responses",
+          type: "bool",
+          default: 1,
           doc: "Do not check ICMP errors for quoting a broadcast (0: ignore such errors silently).",
         }),
         errorsUseInboundIfaddr: ctx.registerSysctl({
-          name: "net.ipv4.icmp_errors_use_inbound_ifaddr", type: "bool", default: 0,
+          name: "net.ipv4.icmp_errors_use_inbound_ifaddr",
+          type: "bool",
+          default: 0,
           doc: "Send ICMP errors from the address of the interface the offending packet came in on.",
         }),
       };

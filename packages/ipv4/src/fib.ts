@@ -41,10 +41,14 @@ export interface FibEntry {
   readonly prefsrc: number;
   readonly metric: number;
   readonly proto: RouteProto;
-  /** @internal cached route objects, made on first use (the nexthop's dst cache). */
+  /**
+   * @internal cached route objects, made on first use (the nexthop's dst cache); stale once
+   * the FIB's generation moved on.
+   */
   cache: unknown;
 }
 
+/** One routing table (`struct fib_table`). */
 class FibTable {
   /** byLen[len]: masked prefix → entries by ascending metric. */
   private readonly byLen: Map<number, FibEntry[]>[] = Array.from({ length: 33 }, () => new Map());
@@ -101,9 +105,15 @@ class FibTable {
     return null;
   }
 
+  /** The entries for exactly `dst/prefixLen`, by ascending metric (`fib_find_alias`). */
+  exact(dst: number, prefixLen: number): readonly FibEntry[] {
+    return this.byLen[prefixLen]?.get((dst & MASKS[prefixLen]!) >>> 0) ?? [];
+  }
+
   all(): FibEntry[] {
     const out: FibEntry[] = [];
-    for (let len = 32; len >= 0; len--) for (const list of this.byLen[len]!.values()) out.push(...list);
+    for (let len = 32; len >= 0; len--)
+      for (const list of this.byLen[len]!.values()) out.push(...list);
     return out;
   }
 }
@@ -132,10 +142,13 @@ export class Fib {
     return r;
   }
 
-  /** A change invalidates every cached route (`rt_genid_bump_ipv4`). */
+  /**
+   * A change invalidates every cached route (`rt_genid_bump_ipv4`): caches compare their
+   * generation with {@link Fib.genid} when read, so a change costs O(1), not a walk of every
+   * route (adding n routes stays O(n)).
+   */
   private changed(): void {
     this.genid++;
-    for (const e of this.routes()) e.cache = null;
   }
 
   /**

@@ -7,18 +7,33 @@
  * protocols (`ipBuildAndSendPkt`, `ipQueueXmit`, `ipRouteOutputKey`) and for readers.
  * @packageDocumentation
  */
-export { type FibEntry, Fib, RT_SCOPE, RTN, type RtnType } from "./fib.js";
+export { Fib, type FibEntry, RT_SCOPE, RTN, type RtnType } from "./fib.js";
 export { ipForward, ipForwardFinish } from "./ip_forward.js";
 export { ipDefrag, ipFragment } from "./ip_fragment.js";
 export { ipLocalDeliver, ipLocalDeliverFinish, ipRcv, ipRcvCore, ipRcvFinish } from "./ip_input.js";
 export {
-  dstOutput, type IpSendOptions, ipBuildAndSendPkt, ipFinishOutput, ipFinishOutput2, ipLocalOut, ipOutput, ipQueueXmit,
-  ipSendCheck, nextIdent,
+  dstOutput,
+  type IpSendOptions,
+  ipBuildAndSendPkt,
+  ipFinishOutput,
+  ipFinishOutput2,
+  ipLocalOut,
+  ipOutput,
+  ipQueueXmit,
+  ipSendCheck,
+  nextIdent,
 } from "./ip_output.js";
 export { IpMib } from "./mib.js";
 export * from "./netns.js";
 export { addRoute, IPV4_PLUGIN, type Ipv4Options, ipv4 } from "./plugin.js";
-export { type Flowi4, ipRouteInputNoref, ipRouteOutputKey, type OutputRoute, type RouteInputError, Rtable } from "./route.js";
+export {
+  type Flowi4,
+  ipRouteInputNoref,
+  ipRouteOutputKey,
+  type OutputRoute,
+  type RouteInputError,
+  Rtable,
+} from "./route.js";
 export * from "./wire/iphdr.js";
 
 import { ipv4 } from "./plugin.js";

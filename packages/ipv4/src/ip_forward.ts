@@ -4,6 +4,8 @@
  * @packageDocumentation
  */
 import {
+  CHECKSUM_COMPLETE,
+  CHECKSUM_NONE,
   csumReplace2,
   kfreeSkb,
   NET_RX_DROP,
@@ -17,7 +19,13 @@ import {
   traceable,
 } from "@skbuff/core";
 import { dstOutput } from "./ip_output.js";
-import { ICMP_DEST_UNREACH, ICMP_EXC_TTL, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, ipv4Net } from "./netns.js";
+import {
+  ICMP_DEST_UNREACH,
+  ICMP_EXC_TTL,
+  ICMP_FRAG_NEEDED,
+  ICMP_TIME_EXCEEDED,
+  ipv4Net,
+} from "./netns.js";
 import type { Rtable } from "./route.js";
 import { IP_DF, IPHDR, ipFragOff, ipTtl, setIpTtl } from "./wire/iphdr.js";
 
@@ -53,15 +61,19 @@ export const ipForward = traceable("ip_forward", function ipForward(skb: SkBuff)
     kfreeSkb(skb, SkbDropReason.PKT_TOO_BIG, net);
     return NET_RX_DROP;
   }
-  // We are about to mangle the header: get a private copy if it is shared (skb_cow).
+  // We are about to mangle the header: get a private copy if it is shared (skb_cow). The
+  // copy moves the header, so read its offsets again afterwards.
   skb.cow(0);
   const hb = skb.head;
+  const h = skb.networkHeader;
   // ip_decrease_ttl: TTL is the high byte of the 16-bit word at offset 8.
-  const ttl = ipTtl(hb, nh);
-  const oldWord = (ttl << 8) | hb[nh + IPHDR.PROTOCOL]!;
-  setIpTtl(hb, nh, ttl - 1);
-  csumReplace2(hb, nh + IPHDR.CHECK, oldWord, oldWord - 0x100);
-  skb.ipSummed = 0;
+  const ttl = ipTtl(hb, h);
+  const oldWord = (ttl << 8) | hb[h + IPHDR.PROTOCOL]!;
+  setIpTtl(hb, h, ttl - 1);
+  csumReplace2(hb, h + IPHDR.CHECK, oldWord, oldWord - 0x100);
+  // skb_forward_csum: a device's sum over the received bytes no longer matches them; a
+  // checksum still to be filled in (CHECKSUM_PARTIAL) is finished on output as before.
+  if (skb.ipSummed === CHECKSUM_COMPLETE) skb.ipSummed = CHECKSUM_NONE;
   return net.nf.hook(NFPROTO_IPV4, NF_INET_FORWARD, null, skb, indev, rt.dev, ipForwardFinish);
 });
 
@@ -69,8 +81,11 @@ export const ipForward = traceable("ip_forward", function ipForward(skb: SkBuff)
  * `ip_forward_finish`: counts and sends.
  * @see net/ipv4/ip_forward.c ip_forward_finish()
  */
-export const ipForwardFinish = traceable("ip_forward_finish", function ipForwardFinish(net: Stack, sk: unknown, skb: SkBuff): number {
-  const ns = ipv4Net(net);
-  ns.mib.IpForwDatagrams++;
-  return dstOutput(net, sk, skb);
-});
+export const ipForwardFinish = traceable(
+  "ip_forward_finish",
+  function ipForwardFinish(net: Stack, sk: unknown, skb: SkBuff): number {
+    const ns = ipv4Net(net);
+    ns.mib.IpForwDatagrams++;
+    return dstOutput(net, sk, skb);
+  },
+);

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import {
+  CHECKSUM_UNNECESSARY,
   devQueueXmit,
   ETH_P_IP,
   ipFastCsum,
@@ -14,12 +15,15 @@ import {
   NF_INET_LOCAL_OUT,
   NF_INET_POST_ROUTING,
   NFPROTO_IPV4,
+  netifRx,
+  PACKET_LOOPBACK,
   type SkBuff,
   SkbDropReason,
   type Sock,
   type Stack,
   traceable,
 } from "@skbuff/core";
+import { RTN } from "./fib.js";
 import { ipFragment } from "./ip_fragment.js";
 import { ipv4Net } from "./netns.js";
 import { ipRouteOutputKey, type Rtable } from "./route.js";
@@ -50,14 +54,25 @@ export function ipSendCheck(b: Uint8Array, nh: number): void {
  * LOCAL_OUT and `dst_output`. Takes ownership.
  * @see net/ipv4/ip_output.c __ip_local_out()
  */
-export const ipLocalOut = traceable("ip_local_out", function ipLocalOut(net: Stack, sk: unknown, skb: SkBuff): number {
-  const nh = skb.networkHeader;
-  setIpTotLen(skb.head, nh, skb.tail - nh);
-  ipSendCheck(skb.head, nh);
-  skb.protocol = ETH_P_IP;
-  ipv4Net(net).mib.IpOutRequests++;
-  return net.nf.hook(NFPROTO_IPV4, NF_INET_LOCAL_OUT, sk, skb, null, (skb.dst as Rtable).dev, dstOutput);
-});
+export const ipLocalOut = traceable(
+  "ip_local_out",
+  function ipLocalOut(net: Stack, sk: unknown, skb: SkBuff): number {
+    const nh = skb.networkHeader;
+    setIpTotLen(skb.head, nh, skb.tail - nh);
+    ipSendCheck(skb.head, nh);
+    skb.protocol = ETH_P_IP;
+    ipv4Net(net).mib.IpOutRequests++;
+    return net.nf.hook(
+      NFPROTO_IPV4,
+      NF_INET_LOCAL_OUT,
+      sk,
+      skb,
+      null,
+      (skb.dst as Rtable).dev,
+      dstOutput,
+    );
+  },
+);
 
 /** `dst_output`: the route's output function (`ip_output`). */
 export function dstOutput(net: Stack, sk: unknown, skb: SkBuff): number {
@@ -68,33 +83,100 @@ export function dstOutput(net: Stack, sk: unknown, skb: SkBuff): number {
  * `ip_output`: the packet leaves through the route's device; runs POST_ROUTING.
  * @see net/ipv4/ip_output.c ip_output()
  */
-export const ipOutput = traceable("ip_output", function ipOutput(net: Stack, sk: unknown, skb: SkBuff): number {
-  const dev = (skb.dst as Rtable).dev;
-  const indev = skb.dev as NetDevice | null;
-  skb.dev = dev;
-  skb.protocol = ETH_P_IP;
-  return net.nf.hook(NFPROTO_IPV4, NF_INET_POST_ROUTING, sk, skb, indev, dev, ipFinishOutput);
-});
+export const ipOutput = traceable(
+  "ip_output",
+  function ipOutput(net: Stack, sk: unknown, skb: SkBuff): number {
+    const dev = (skb.dst as Rtable).dev;
+    const indev = skb.dev as NetDevice | null;
+    skb.dev = dev;
+    skb.protocol = ETH_P_IP;
+    return net.nf.hook(NFPROTO_IPV4, NF_INET_POST_ROUTING, sk, skb, indev, dev, ipFinishOutput);
+  },
+);
+
+/**
+ * `ip_mc_output` for broadcast routes: a copy of the packet loops back to this host
+ * (`dev_loopback_xmit`, after its own POST_ROUTING) and the packet itself leaves through the
+ * route's device. Takes ownership.
+ * @see net/ipv4/ip_output.c ip_mc_output()
+ */
+export const ipMcOutput = traceable(
+  "ip_mc_output",
+  function ipMcOutput(net: Stack, sk: unknown, skb: SkBuff): number {
+    const rt = skb.dst as Rtable;
+    const dev = rt.dev;
+    const indev = skb.dev as NetDevice | null;
+    skb.dev = dev;
+    skb.protocol = ETH_P_IP;
+    if (rt.rtType === RTN.BROADCAST) {
+      // RFC 1122 3.3.6: "When a host sends a datagram to a link-layer broadcast address, the IP
+      // destination address MUST be a legal IP broadcast or IP multicast address"; and the
+      // sender is one of the hosts on the link, so it hears its own broadcast.
+      const copy = skb.clone();
+      net.nf.hook(NFPROTO_IPV4, NF_INET_POST_ROUTING, sk, copy, indev, dev, devLoopbackXmit);
+    }
+    return net.nf.hook(NFPROTO_IPV4, NF_INET_POST_ROUTING, sk, skb, indev, dev, ipFinishOutput);
+  },
+);
+
+/**
+ * Output of a route to one of our own addresses when the stack has no loopback device: after
+ * POST_ROUTING the packet turns around on the device that owns the address, as
+ * {@link devLoopbackXmit} does for `ip_mc_output`'s copies (with a loopback device, local routes
+ * go through it and its driver instead). Takes ownership.
+ */
+export const ipLoopbackOutput = traceable(
+  "ip_loopback_output",
+  function ipLoopbackOutput(net: Stack, sk: unknown, skb: SkBuff): number {
+    const dev = (skb.dst as Rtable).dev;
+    const indev = skb.dev as NetDevice | null;
+    skb.dev = dev;
+    skb.protocol = ETH_P_IP;
+    return net.nf.hook(NFPROTO_IPV4, NF_INET_POST_ROUTING, sk, skb, indev, dev, devLoopbackXmit);
+  },
+);
+
+/**
+ * `dev_loopback_xmit`: hands a packet we send back to our own receive path, on the device it
+ * was sent out of, as `PACKET_LOOPBACK` with `CHECKSUM_UNNECESSARY`. Like the loopback driver it
+ * drops the route and the socket, so the receive side routes the packet itself. Takes ownership.
+ * @see net/core/dev.c dev_loopback_xmit()
+ */
+export function devLoopbackXmit(net: Stack, _sk: unknown, skb: SkBuff): number {
+  ipv4Net(net).mib.IpExtOutOctets += skb.len;
+  skb.dst = null;
+  skb.sk = null;
+  skb.tstamp = 0;
+  skb.pktType = PACKET_LOOPBACK;
+  skb.ipSummed = CHECKSUM_UNNECESSARY;
+  return netifRx(skb);
+}
 
 /**
  * `ip_finish_output`: fragments a packet bigger than the route's MTU.
  * @see net/ipv4/ip_output.c __ip_finish_output()
  */
-export const ipFinishOutput = traceable("ip_finish_output", function ipFinishOutput(net: Stack, sk: unknown, skb: SkBuff): number {
-  const mtu = (skb.dst as Rtable).mtu;
-  if (skb.len > mtu) return ipFragment(net, sk, skb, mtu, ipFinishOutput2);
-  return ipFinishOutput2(net, sk, skb);
-});
+export const ipFinishOutput = traceable(
+  "ip_finish_output",
+  function ipFinishOutput(net: Stack, sk: unknown, skb: SkBuff): number {
+    const mtu = (skb.dst as Rtable).mtu;
+    if (skb.len > mtu) return ipFragment(net, sk, skb, mtu, ipFinishOutput2);
+    return ipFinishOutput2(net, sk, skb);
+  },
+);
 
 /**
  * `ip_finish_output2`: hands the packet to the device. skbuff's devices carry bare IP packets
  * (loopback, veth, TUN), so no neighbour resolution is needed here.
  * @see net/ipv4/ip_output.c ip_finish_output2()
  */
-export const ipFinishOutput2 = traceable("ip_finish_output2", function ipFinishOutput2(net: Stack, _sk: unknown, skb: SkBuff): number {
-  ipv4Net(net).mib.IpExtOutOctets += skb.len;
-  return devQueueXmit(skb);
-});
+export const ipFinishOutput2 = traceable(
+  "ip_finish_output2",
+  function ipFinishOutput2(net: Stack, _sk: unknown, skb: SkBuff): number {
+    ipv4Net(net).mib.IpExtOutOctets += skb.len;
+    return devQueueXmit(skb);
+  },
+);
 
 /** Options of a packet built by {@link ipBuildAndSendPkt}. */
 export interface IpSendOptions {
@@ -109,7 +191,7 @@ export interface IpSendOptions {
   readonly mark?: number;
 }
 
-const ENETUNREACH = 101;
+const EHOSTUNREACH = 113;
 
 /**
  * `ip_build_and_send_pkt`: pushes an IP header in front of `skb.data` (the transport header and
@@ -139,7 +221,9 @@ export function ipBuildAndSendPkt(
     saddr = r.saddr;
     skb.dst = rt;
   }
-  if (saddr === 0) saddr = ns.selectAddr(rt.dev, daddr);
+  // The route's preferred source, else an address of the device facing the next hop
+  // (`inet_select_addr`).
+  if (saddr === 0) saddr = rt.prefsrc || ns.selectAddr(rt.dev, rt.nexthop(daddr));
   const hlen = IPHDR.MIN_LEN + (opts.options?.length ?? 0);
   if (skb.headroom < hlen) skb.cow(hlen);
   skb.push(hlen);
@@ -169,10 +253,17 @@ export function nextIdent(net: Stack): number {
 
 /**
  * `ip_queue_xmit` for a connected socket: uses the socket's cached route (re-looked-up when
- * stale), builds the header from the socket's addresses and sends. Takes ownership.
+ * stale: the FIB changed or its device went down), builds the header from the socket's
+ * addresses and sends. Takes ownership. Returns 0, or a negative errno: like Linux,
+ * `-EHOSTUNREACH` when no route is left (the packet is freed as IP_OUTNOROUTES).
  * @see net/ipv4/ip_output.c __ip_queue_xmit()
  */
-export function ipQueueXmit(sk: Sock, skb: SkBuff, protocol: number, opts: IpSendOptions = {}): number {
+export function ipQueueXmit(
+  sk: Sock,
+  skb: SkBuff,
+  protocol: number,
+  opts: IpSendOptions = {},
+): number {
   const net = sk.net;
   const ns = ipv4Net(net);
   let rt = sk.dstCache as Rtable | null;
@@ -181,7 +272,7 @@ export function ipQueueXmit(sk: Sock, skb: SkBuff, protocol: number, opts: IpSen
     if (typeof r === "number") {
       ns.mib.IpOutNoRoutes++;
       kfreeSkb(skb, SkbDropReason.IP_OUTNOROUTES, net);
-      return r === -ENETUNREACH ? r : -ENETUNREACH;
+      return -EHOSTUNREACH;
     }
     rt = r.rt;
     sk.dstCache = rt;

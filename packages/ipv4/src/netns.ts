@@ -4,8 +4,16 @@
  * @see include/net/netns/ipv4.h
  * @packageDocumentation
  */
-import { type NetDevice, netGeneric, registerPernetId, type SkBuff, type Stack, type SysctlEntry } from "@skbuff/core";
-import { Fib } from "./fib.js";
+import {
+  IFF,
+  type NetDevice,
+  netGeneric,
+  registerPernetId,
+  type SkBuff,
+  type Stack,
+  type SysctlEntry,
+} from "@skbuff/core";
+import { Fib, RTN } from "./fib.js";
 import type { IpFragState } from "./ip_fragment.js";
 import { IpMib } from "./mib.js";
 
@@ -18,6 +26,8 @@ export const ICMP_HOST_UNREACH = 1;
 export const ICMP_PROT_UNREACH = 2;
 export const ICMP_PORT_UNREACH = 3;
 export const ICMP_FRAG_NEEDED = 4;
+/** Destination unreachable: communication administratively prohibited (RFC 1812 5.2.7.1). */
+export const ICMP_PKT_FILTERED = 13;
 export const ICMP_EXC_TTL = 0;
 export const ICMP_EXC_FRAGTIME = 1;
 
@@ -73,24 +83,35 @@ export class NetnsIpv4 {
     net.gen[IPV4_NET_ID] = this;
   }
 
-  /** `inet_select_addr`: a source address for sending out of `dev` towards `dst`. */
+  /**
+   * `inet_select_addr`: a source address for sending out of `dev` towards `dst`: an address of
+   * `dev` on the same subnet as `dst`, else the first address of `dev`, else (a device without
+   * addresses, or `dev` null) the first address of a device that is not a loopback one (with
+   * `dev` null, a loopback address as a last resort). 0 when there is none.
+   * @see net/ipv4/devinet.c inet_select_addr()
+   */
   selectAddr(dev: NetDevice | null, dst: number): number {
-    let fallback = 0;
+    let first = 0;
+    let other = 0;
+    let host = 0;
     for (const ifa of this.ifaddrs) {
-      if (dev !== null && ifa.dev !== dev) {
-        if (fallback === 0 && !(ifa.dev.flags & 0x8)) fallback = ifa.local;
+      const loopback = (ifa.dev.flags & IFF.LOOPBACK) !== 0;
+      if (dev === null ? loopback : ifa.dev !== dev) {
+        // Host-scope (loopback) addresses only serve a caller that named no device.
+        if (!loopback) other ||= ifa.local;
+        else host ||= ifa.local;
         continue;
       }
       if (((dst ^ ifa.local) & ifa.mask) === 0) return ifa.local;
-      if (fallback === 0 || dev !== null) fallback = fallback || ifa.local;
+      first ||= ifa.local;
     }
-    return fallback;
+    return first || other || (dev === null ? host : 0);
   }
 
   /** Whether `addr` is one of this stack's own addresses (`inet_addr_type == RTN_LOCAL`). */
   isLocal(addr: number): boolean {
     const e = this.fib.local.lookup(addr, 0);
-    return e !== null && e.type === 2;
+    return e !== null && e.type === RTN.LOCAL;
   }
 }
 

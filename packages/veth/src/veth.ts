@@ -34,11 +34,10 @@ import {
   type SkBuff,
   SkbDropReason,
   SkbuffError,
-  skbChecksumHelp,
   type Stack,
+  skbChecksumHelp,
   traceable,
 } from "@skbuff/core";
-
 
 /** The plugin's name. */
 export const VETH_PLUGIN_NAME = "skbuff:veth";

@@ -123,12 +123,18 @@ export const setIcmpType = (b: Uint8Array, o: number, v: number): void => {
 export const setIcmpCode = (b: Uint8Array, o: number, v: number): void => {
   b[o + ICMPHDR.CODE] = v;
 };
-export const setIcmpChecksum = (b: Uint8Array, o: number, v: number): void => setU16(b, o + ICMPHDR.CHECKSUM, v);
-export const setIcmpEchoId = (b: Uint8Array, o: number, v: number): void => setU16(b, o + ICMPHDR.ID, v);
-export const setIcmpEchoSeq = (b: Uint8Array, o: number, v: number): void => setU16(b, o + ICMPHDR.SEQUENCE, v);
-export const setIcmpGateway = (b: Uint8Array, o: number, v: number): void => setU32(b, o + ICMPHDR.GATEWAY, v);
-export const setIcmpUnused = (b: Uint8Array, o: number, v: number): void => setU16(b, o + ICMPHDR.UNUSED, v);
-export const setIcmpFragMtu = (b: Uint8Array, o: number, v: number): void => setU16(b, o + ICMPHDR.MTU, v);
+export const setIcmpChecksum = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + ICMPHDR.CHECKSUM, v);
+export const setIcmpEchoId = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + ICMPHDR.ID, v);
+export const setIcmpEchoSeq = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + ICMPHDR.SEQUENCE, v);
+export const setIcmpGateway = (b: Uint8Array, o: number, v: number): void =>
+  setU32(b, o + ICMPHDR.GATEWAY, v);
+export const setIcmpUnused = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + ICMPHDR.UNUSED, v);
+export const setIcmpFragMtu = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + ICMPHDR.MTU, v);
 export const setIcmpPointer = (b: Uint8Array, o: number, v: number): void => {
   b[o + ICMPHDR.POINTER] = v;
 };
@@ -201,14 +207,24 @@ export interface IcmpOtherRepr {
 }
 
 /** The validated, parsed form of an ICMP message (smoltcp's `Icmpv4Repr`). */
-export type IcmpRepr = IcmpEchoRepr | IcmpDestUnreachRepr | IcmpTimeExceededRepr | IcmpParamProblemRepr | IcmpOtherRepr;
+export type IcmpRepr =
+  | IcmpEchoRepr
+  | IcmpDestUnreachRepr
+  | IcmpTimeExceededRepr
+  | IcmpParamProblemRepr
+  | IcmpOtherRepr;
 
 /**
  * Parses the ICMP message of `len` bytes at `o`. Returns null when it is truncated (shorter than
  * its header) or, with `verifyChecksum` (the default), when its checksum is wrong. Never throws on
  * untrusted bytes. `data` is a copy.
  */
-export function icmpParse(b: Uint8Array, o: number, len: number, verifyChecksum = true): IcmpRepr | null {
+export function icmpParse(
+  b: Uint8Array,
+  o: number,
+  len: number,
+  verifyChecksum = true,
+): IcmpRepr | null {
   if (len < ICMPHDR.LEN || o < 0 || o + len > b.length) return null;
   if (verifyChecksum && !icmpChecksumValid(b, o, len)) return null;
   const type = icmpType(b, o);
@@ -225,7 +241,12 @@ export function icmpParse(b: Uint8Array, o: number, len: number, verifyChecksum 
         data,
       };
     case ICMP_TYPE.DEST_UNREACH:
-      return { kind: "dest-unreach", code, mtu: code === ICMP_UNREACH.FRAG_NEEDED ? icmpFragMtu(b, o) : 0, data };
+      return {
+        kind: "dest-unreach",
+        code,
+        mtu: code === ICMP_UNREACH.FRAG_NEEDED ? icmpFragMtu(b, o) : 0,
+        data,
+      };
     case ICMP_TYPE.TIME_EXCEEDED:
       return { kind: "time-exceeded", code, data };
     case ICMP_TYPE.PARAMETERPROB:

@@ -69,21 +69,27 @@ export const setIpVerIhl = (b: Uint8Array, o: number, ihl: number): void => {
 export const setIpTos = (b: Uint8Array, o: number, v: number): void => {
   b[o + IPHDR.TOS] = v;
 };
-export const setIpTotLen = (b: Uint8Array, o: number, v: number): void => setU16(b, o + IPHDR.TOT_LEN, v);
+export const setIpTotLen = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + IPHDR.TOT_LEN, v);
 export const setIpId = (b: Uint8Array, o: number, v: number): void => setU16(b, o + IPHDR.ID, v);
-export const setIpFragOff = (b: Uint8Array, o: number, v: number): void => setU16(b, o + IPHDR.FRAG_OFF, v);
+export const setIpFragOff = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + IPHDR.FRAG_OFF, v);
 export const setIpTtl = (b: Uint8Array, o: number, v: number): void => {
   b[o + IPHDR.TTL] = v;
 };
 export const setIpProtocol = (b: Uint8Array, o: number, v: number): void => {
   b[o + IPHDR.PROTOCOL] = v;
 };
-export const setIpCheck = (b: Uint8Array, o: number, v: number): void => setU16(b, o + IPHDR.CHECK, v);
-export const setIpSaddr = (b: Uint8Array, o: number, v: number): void => setU32(b, o + IPHDR.SADDR, v);
-export const setIpDaddr = (b: Uint8Array, o: number, v: number): void => setU32(b, o + IPHDR.DADDR, v);
+export const setIpCheck = (b: Uint8Array, o: number, v: number): void =>
+  setU16(b, o + IPHDR.CHECK, v);
+export const setIpSaddr = (b: Uint8Array, o: number, v: number): void =>
+  setU32(b, o + IPHDR.SADDR, v);
+export const setIpDaddr = (b: Uint8Array, o: number, v: number): void =>
+  setU32(b, o + IPHDR.DADDR, v);
 
 /** Whether the packet is a fragment (MF set or a non-zero offset): `ip_is_fragment`. */
-export const ipIsFragment = (b: Uint8Array, o: number): boolean => (ipFragOff(b, o) & (IP_MF | IP_OFFSET)) !== 0;
+export const ipIsFragment = (b: Uint8Array, o: number): boolean =>
+  (ipFragOff(b, o) & (IP_MF | IP_OFFSET)) !== 0;
 
 /** The validated, parsed form of a header (smoltcp's `Repr`), for building and tests. */
 export interface Ipv4Repr {
@@ -100,11 +106,19 @@ export interface Ipv4Repr {
   readonly options?: Uint8Array;
 }
 
-/** Parses a header; null when it is not a valid IPv4 header (no throwing on untrusted bytes). */
+/**
+ * Parses a header; null when it is not a valid IPv4 header (no throwing on untrusted bytes):
+ * fewer bytes than the header (20, or IHL × 4 with options), a version other than 4, an IHL
+ * below 5, or a total length shorter than the header. The checksum is not verified, and the
+ * total length may exceed the bytes at hand (an ICMP error quotes only the header and 8 bytes).
+ */
 export function ipv4Parse(b: Uint8Array, o: number): Ipv4Repr | null {
   if (!ipHdrCheckLen(b, o) || ipVersion(b, o) !== 4) return null;
   const ihl = ipIhl(b, o);
   if (ihl < 5 || o + ihl * 4 > b.length) return null;
+  // RFC 791 3.1: "Total Length is the length of the datagram, measured in octets, including
+  // internet header and data."
+  if (ipTotLen(b, o) < ihl * 4) return null;
   return {
     tos: ipTos(b, o),
     totLen: ipTotLen(b, o),
@@ -123,9 +137,23 @@ export function ipv4HeaderLen(r: Pick<Ipv4Repr, "options">): number {
   return IPHDR.MIN_LEN + (r.options?.length ?? 0);
 }
 
-/** Writes `r` at `o`, checksum included (computed by `csum`, the caller's ip_fast_csum). */
-export function ipv4Emit(r: Ipv4Repr, b: Uint8Array, o: number, csum: (b: Uint8Array, o: number, words: number) => number): void {
+/**
+ * Writes `r` at `o`, checksum included (computed by `csum`, the caller's ip_fast_csum).
+ * @throws RangeError when `r.options` is not a multiple of 4 bytes or longer than 40 (a bug in
+ * the caller: the IHL could not describe the header).
+ */
+export function ipv4Emit(
+  r: Ipv4Repr,
+  b: Uint8Array,
+  o: number,
+  csum: (b: Uint8Array, o: number, words: number) => number,
+): void {
   const hlen = ipv4HeaderLen(r);
+  if (hlen % 4 !== 0 || hlen > IPHDR.MAX_LEN) {
+    throw new RangeError(
+      `ipv4Emit: ${hlen - IPHDR.MIN_LEN} bytes of options (a multiple of 4, at most 40)`,
+    );
+  }
   setIpVerIhl(b, o, hlen >> 2);
   setIpTos(b, o, r.tos);
   setIpTotLen(b, o, r.totLen);
