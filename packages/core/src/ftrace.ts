@@ -29,23 +29,60 @@ export type AnyFn = (...args: any[]) => any;
  */
 export function traceable<F extends AnyFn>(name: string, fn: F): F {
   const ch = tp.funcGraph;
-  // Every argument passes through as given (count included: rest parameters and defaults see
-  // what the caller wrote), and so do `this` and the result.
-  const wrapped = function (this: unknown, ...args: unknown[]) {
-    if (!ch.hasSubscribers) return fn.apply(this, args);
+  const traced = function (self: unknown, args: ArrayLike<unknown>): unknown {
     const my = depth++;
     const arg0 = args[0];
     ch.publish({ fn: name, phase: "entry", arg0, depth: my, timeUs: nowUs() });
     try {
-      return fn.apply(this, args);
+      return fn.apply(self, args as unknown[]);
     } finally {
       depth = my;
       ch.publish({ fn: name, phase: "exit", arg0, depth: my, timeUs: nowUs() });
     }
   };
+  // Packet-path functions have fixed arities: give them a wrapper of the same arity, so the
+  // untraced call is a plain monomorphic call that V8 inlines (no rest array, no apply).
+  // Anything else (rest parameters, defaults) gets the general wrapper.
+  let wrapped: AnyFn;
+  switch (/\.\.\.|=/.test(paramList(fn)) ? -1 : fn.length) {
+    case 1:
+      wrapped = function (this: unknown, a: unknown) {
+        return ch.hasSubscribers ? traced(this, [a]) : fn.call(this, a);
+      };
+      break;
+    case 2:
+      wrapped = function (this: unknown, a: unknown, b: unknown) {
+        return ch.hasSubscribers ? traced(this, [a, b]) : fn.call(this, a, b);
+      };
+      break;
+    case 3:
+      wrapped = function (this: unknown, a: unknown, b: unknown, c: unknown) {
+        return ch.hasSubscribers ? traced(this, [a, b, c]) : fn.call(this, a, b, c);
+      };
+      break;
+    case 4:
+      wrapped = function (this: unknown, a: unknown, b: unknown, c: unknown, d: unknown) {
+        return ch.hasSubscribers ? traced(this, [a, b, c, d]) : fn.call(this, a, b, c, d);
+      };
+      break;
+    default:
+      // Every argument passes through as given (count included: rest parameters and defaults
+      // see what the caller wrote), and so do `this` and the result.
+      wrapped = function (this: unknown, ...args: unknown[]) {
+        return ch.hasSubscribers ? traced(this, args) : fn.apply(this, args);
+      };
+  }
   Object.defineProperty(wrapped, "name", { value: fn.name || name });
   Object.defineProperty(wrapped, "length", { value: fn.length });
   return wrapped as unknown as F;
+}
+
+/** The text of a function's parameter list (to spot rest parameters and defaults). */
+function paramList(fn: AnyFn): string {
+  const src = Function.prototype.toString.call(fn);
+  const open = src.indexOf("(");
+  const close = src.indexOf(")", open);
+  return open >= 0 && close > open ? src.slice(open + 1, close) : "...";
 }
 
 function nowUs(): number {

@@ -349,6 +349,10 @@ export class NfHooks {
       if (publish) {
         tp.nfHook.publish({ skb, stack: this.net, pf: state.pf, hooknum: state.hook, verdict });
       }
+      if (verdict === NF_ACCEPT) {
+        repeats = 0;
+        continue;
+      }
       switch (verdict & NF_VERDICT_MASK) {
         case NF_ACCEPT:
           repeats = 0;

@@ -107,6 +107,9 @@ interface SkbSharedInfo {
   dataref: number;
 }
 
+/** The shared info of a released skb that was never cloned: no references left. */
+const FREED: SkbSharedInfo = Object.freeze({ dataref: 0 }) as SkbSharedInfo;
+
 /**
  * A packet buffer: a `Uint8Array` `head` plus offsets and per-packet metadata.
  *
@@ -174,7 +177,8 @@ export class SkBuff {
   /** This skb is, or has been, cloned: `head` may be shared (see {@link SkBuff.isShared}). */
   cloned: boolean;
   /** Shared with clones. */
-  private shinfo: SkbSharedInfo;
+  /** Shared info, made on the first clone (until then the bytes are ours alone). */
+  private shinfo: SkbSharedInfo | null;
 
   /**
    * Wraps `head` as an empty skb (`data = tail = 0`, `end = head.length`). Prefer
@@ -210,7 +214,7 @@ export class SkBuff {
     this.cb = null;
     this.skbIif = 0;
     this.cloned = false;
-    this.shinfo = { dataref: 1 };
+    this.shinfo = null;
   }
 
   /** Length of the packet in bytes: `tail - data`. */
@@ -239,7 +243,7 @@ export class SkBuff {
    * @see include/linux/skbuff.h skb_shinfo()
    */
   get dataref(): number {
-    return this.shinfo.dataref;
+    return this.shinfo === null ? 1 : this.shinfo.dataref;
   }
 
   /**
@@ -416,7 +420,7 @@ export class SkBuff {
    * @see include/linux/skbuff.h skb_cloned()
    */
   isShared(): boolean {
-    return this.cloned && this.shinfo.dataref > 1;
+    return this.cloned && this.shinfo !== null && this.shinfo.dataref > 1;
   }
 
   /**
@@ -433,6 +437,7 @@ export class SkBuff {
     n.data = this.data;
     n.tail = this.tail;
     n.end = this.end;
+    if (this.shinfo === null || this.shinfo === FREED) this.shinfo = { dataref: 1 };
     n.shinfo = this.shinfo;
     this.shinfo.dataref++;
     this.cloned = true;
@@ -447,7 +452,7 @@ export class SkBuff {
    * @returns the copy; the caller owns it
    */
   copy(): SkBuff {
-    const head = new Uint8Array(this.end);
+    const head = allocHead(this.end);
     head.set(this.head.subarray(0, this.tail));
     const n = new SkBuff(head);
     this.copyHeader(n);
@@ -488,11 +493,11 @@ export class SkBuff {
       throw new RangeError(`pskb_expand_head: invalid sizes ${nhead}, ${ntail}`);
     }
     const size = nhead + this.end + ntail;
-    const head = new Uint8Array(size);
+    const head = allocHead(size);
     head.set(this.head.subarray(0, this.tail), nhead);
     this.release();
     this.head = head;
-    this.shinfo = { dataref: 1 };
+    this.shinfo = null;
     this.cloned = false;
     this.data += nhead;
     this.tail += nhead;
@@ -509,9 +514,9 @@ export class SkBuff {
    * @see net/core/skbuff.c skb_release_data()
    */
   release(): void {
-    if (this.shinfo.dataref > 0) {
-      this.shinfo.dataref--;
-    }
+    const sh = this.shinfo;
+    if (sh === null) this.shinfo = FREED;
+    else if (sh.dataref > 0) sh.dataref--;
   }
 
   /** Copies the metadata (everything but the buffer, the offsets into it and the list links). */
@@ -546,7 +551,7 @@ export class SkBuff {
  * @returns the skb; the caller owns it
  */
 export function allocSkb(size: number): SkBuff {
-  return new SkBuff(new Uint8Array(size));
+  return new SkBuff(allocHead(size));
 }
 
 /**
@@ -557,7 +562,7 @@ export function allocSkb(size: number): SkBuff {
  * @returns the skb; the caller owns it
  */
 export function devAllocSkb(length: number): SkBuff {
-  const skb = new SkBuff(new Uint8Array(length + NET_SKB_PAD));
+  const skb = new SkBuff(allocHead(length + NET_SKB_PAD));
   skb.reserve(NET_SKB_PAD);
   return skb;
 }
@@ -570,8 +575,35 @@ export function devAllocSkb(length: number): SkBuff {
  * @returns the skb; the caller owns it
  */
 export function skbFromBytes(bytes: Uint8Array, headroom: number = NET_SKB_PAD): SkBuff {
-  const skb = new SkBuff(new Uint8Array(headroom + bytes.length));
+  const skb = new SkBuff(allocHead(headroom + bytes.length));
   skb.reserve(headroom);
   skb.head.set(bytes, skb.put(bytes.length));
   return skb;
+}
+
+/** Heads up to this size are carved from a shared slab ({@link allocHead}). */
+export const PAGE_FRAG_MAX = 4096;
+const SLAB_SIZE = 32 * 1024;
+const FRAG_ALIGN = 64;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabOffset = 0;
+
+/**
+ * Allocates packet memory, like `page_frag_alloc`: small heads are carved from a 32 KiB slab
+ * (a view on a shared `ArrayBuffer`, so no backing-store allocation per packet), bigger ones get
+ * their own buffer. A slab is reclaimed by the garbage collector once no head carved from it is
+ * alive, as a page is freed when its last fragment goes. Memory comes zeroed and is never
+ * handed out twice.
+ * @see mm/page_alloc.c page_frag_alloc()
+ */
+export function allocHead(size: number): Uint8Array {
+  if (size > PAGE_FRAG_MAX) return new Uint8Array(size);
+  const need = (size + FRAG_ALIGN - 1) & ~(FRAG_ALIGN - 1);
+  if (slabOffset + need > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const head = new Uint8Array(slab, slabOffset, size);
+  slabOffset += need;
+  return head;
 }
