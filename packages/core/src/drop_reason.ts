@@ -87,6 +87,10 @@ export const SkbDropReason = {
   INVALID_PROTO: "INVALID_PROTO",
   /** The destination address is not ours and forwarding is off, or is invalid. */
   IP_INADDRERRORS: "IP_INADDRERRORS",
+  /** A martian source address: multicast, broadcast, network 0, or loopback from the wire. */
+  IP_INVALID_SOURCE: "IP_INVALID_SOURCE",
+  /** A martian destination address: network 0, loopback from the wire, or unjoined multicast. */
+  IP_INVALID_DEST: "IP_INVALID_DEST",
   /** No route for the destination on input. */
   IP_INNOROUTES: "IP_INNOROUTES",
   /** Bigger than the MTU with DF set. */

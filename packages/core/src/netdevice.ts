@@ -42,6 +42,8 @@ export class NetDeviceStats {
   rx_dropped = 0;
   tx_dropped = 0;
   rx_nohandler = 0;
+  /** Received packets for another host, dropped (`rx_otherhost_dropped`). */
+  rx_otherhost_dropped = 0;
   tx_carrier_errors = 0;
 }
 

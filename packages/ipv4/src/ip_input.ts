@@ -47,8 +47,30 @@ import {
 } from "./wire/iphdr.js";
 
 /**
+ * The header checks of `ip_rcv_core`, in Linux's order: why the packet is refused, or null
+ * when the header is acceptable.
+ */
+function ipRcvCoreCheck(skb: SkBuff): SkbDropReason | null {
+  if (!skb.mayPull(20)) return SkbDropReason.IP_INHDR;
+  const b = skb.head;
+  const o = skb.data;
+  const ihl = ipIhl(b, o);
+  // RFC 1122 3.2.1.1: "A datagram whose version number is not 4 MUST be silently discarded."
+  if (ihl < 5 || ipVersion(b, o) !== 4) return SkbDropReason.IP_INHDR;
+  if (!skb.mayPull(ihl * 4)) return SkbDropReason.IP_INHDR;
+  // RFC 1122 3.2.1.2: "A host MUST verify the IP header checksum on every received datagram
+  // and silently discard every datagram that has a bad checksum."
+  if (ipFastCsum(b, o, ihl) !== 0) return SkbDropReason.IP_CSUM;
+  const len = ipTotLen(b, o);
+  if (skb.len < len) return SkbDropReason.PKT_TOO_SMALL;
+  if (len < ihl * 4) return SkbDropReason.IP_INHDR;
+  return null;
+}
+
+/**
  * `ip_rcv_core`: validates the header. Returns the skb, or null when it was dropped (freed with
- * its reason, counter bumped).
+ * its reason, counter bumped: IpInHdrErrors for header errors, with IpExtInCsumErrors for a bad
+ * checksum; IpExtInTruncatedPkts for a packet shorter than its total length).
  * @see net/ipv4/ip_input.c ip_rcv_core()
  */
 export const ipRcvCore = traceable(
@@ -57,48 +79,36 @@ export const ipRcvCore = traceable(
     const mib = ipv4Net(net).mib;
     // "When the interface is in promisc. mode, drop all the crap that it receives."
     if (skb.pktType === PACKET_OTHERHOST) {
+      (skb.dev as NetDevice).stats.rx_otherhost_dropped++;
       kfreeSkb(skb, SkbDropReason.OTHERHOST, net);
       return null;
     }
     mib.IpInReceives++;
     mib.IpExtInOctets += skb.len;
-    let reason: SkbDropReason = SkbDropReason.IP_INHDR;
-    const b = skb.head;
-    const o = skb.data;
-    inhdr: {
-      if (!skb.mayPull(20)) break inhdr;
-      const ihl = ipIhl(b, o);
-      // RFC 1122 3.2.1.1: "A datagram whose version number is not 4 MUST be silently discarded."
-      if (ihl < 5 || ipVersion(b, o) !== 4) break inhdr;
-      if (!skb.mayPull(ihl * 4)) break inhdr;
-      // RFC 1122 3.2.1.2: "A host MUST verify the IP header checksum on every received datagram
-      // and silently discard every datagram that has a bad checksum."
-      if (ipFastCsum(b, o, ihl) !== 0) {
-        reason = SkbDropReason.IP_CSUM;
-        mib.IpExtInCsumErrors++;
-        break inhdr;
-      }
-      const len = ipTotLen(b, o);
-      if (skb.len < len) {
+    const reason = ipRcvCoreCheck(skb);
+    if (reason !== null) {
+      if (reason === SkbDropReason.PKT_TOO_SMALL) {
         mib.IpExtInTruncatedPkts++;
-        kfreeSkb(skb, SkbDropReason.PKT_TOO_SMALL, net);
-        return null;
+      } else {
+        // csum_error: falls through to inhdr_error, which counts both.
+        if (reason === SkbDropReason.IP_CSUM) mib.IpExtInCsumErrors++;
+        mib.IpInHdrErrors++;
       }
-      if (len < ihl * 4) break inhdr;
-      // Our own padding is not our business (pskb_trim_rcsum): a sum the device took over the
-      // padding no longer covers the packet, so it is forgotten.
-      if (skb.len > len) {
-        skb.trim(len);
-        if (skb.ipSummed === CHECKSUM_COMPLETE) skb.ipSummed = CHECKSUM_NONE;
-      }
-      skb.setNetworkHeader(0);
-      skb.transportHeader = o + ihl * 4;
-      skb.cb = null;
-      return skb;
+      kfreeSkb(skb, reason, net);
+      return null;
     }
-    mib.IpInHdrErrors++;
-    kfreeSkb(skb, reason, net);
-    return null;
+    const o = skb.data;
+    const len = ipTotLen(skb.head, o);
+    // Our own padding is not our business (pskb_trim_rcsum): a sum the device took over the
+    // padding no longer covers the packet, so it is forgotten.
+    if (skb.len > len) {
+      skb.trim(len);
+      if (skb.ipSummed === CHECKSUM_COMPLETE) skb.ipSummed = CHECKSUM_NONE;
+    }
+    skb.setNetworkHeader(0);
+    skb.transportHeader = o + ipIhl(skb.head, o) * 4;
+    skb.cb = null;
+    return skb;
   },
 );
 

@@ -109,9 +109,8 @@ export const ipMcOutput = traceable(
     skb.dev = dev;
     skb.protocol = ETH_P_IP;
     if (rt.rtType === RTN.BROADCAST) {
-      // RFC 1122 3.3.6: "When a host sends a datagram to a link-layer broadcast address, the IP
-      // destination address MUST be a legal IP broadcast or IP multicast address"; and the
-      // sender is one of the hosts on the link, so it hears its own broadcast.
+      // RTCF_BROADCAST: the sender is one of the hosts on the link, so it hears its own
+      // broadcast. The copy shares the bytes; nothing on its way writes them.
       const copy = skb.clone();
       net.nf.hook(NFPROTO_IPV4, NF_INET_POST_ROUTING, sk, copy, indev, dev, devLoopbackXmit);
     }
@@ -132,6 +131,7 @@ export const ipLoopbackOutput = traceable(
     const indev = skb.dev as NetDevice | null;
     skb.dev = dev;
     skb.protocol = ETH_P_IP;
+    ipv4Net(net).mib.IpExtOutOctets += skb.len;
     return net.nf.hook(NFPROTO_IPV4, NF_INET_POST_ROUTING, sk, skb, indev, dev, devLoopbackXmit);
   },
 );
@@ -142,8 +142,7 @@ export const ipLoopbackOutput = traceable(
  * drops the route and the socket, so the receive side routes the packet itself. Takes ownership.
  * @see net/core/dev.c dev_loopback_xmit()
  */
-export function devLoopbackXmit(net: Stack, _sk: unknown, skb: SkBuff): number {
-  ipv4Net(net).mib.IpExtOutOctets += skb.len;
+export function devLoopbackXmit(_net: Stack, _sk: unknown, skb: SkBuff): number {
   skb.dst = null;
   skb.sk = null;
   skb.tstamp = 0;

@@ -82,7 +82,8 @@ const NOT_FORWARDING: RouteInputError = {
   errno: EHOSTUNREACH,
 };
 const NO_ROUTE: RouteInputError = { reason: SkbDropReason.IP_INNOROUTES, errno: ENETUNREACH };
-const MARTIAN: RouteInputError = { reason: SkbDropReason.IP_INADDRERRORS, errno: EINVAL };
+const MARTIAN_SOURCE: RouteInputError = { reason: SkbDropReason.IP_INVALID_SOURCE, errno: EINVAL };
+const MARTIAN_DEST: RouteInputError = { reason: SkbDropReason.IP_INVALID_DEST, errno: EINVAL };
 const PROHIBITED: RouteInputError = { reason: SkbDropReason.IP_INADDRERRORS, errno: EACCES };
 
 const LIMITED_BROADCAST = 0xffffffff;
@@ -115,18 +116,22 @@ export function ipRouteInputNoref(
   const ns = ipv4Net(dev.net);
   // RFC 1812 5.3.7: "A router SHOULD NOT forward any packet that has an invalid IP source
   // address or a source address on network 0"; a host takes none of them either (martians).
-  if (isMulticast(saddr) || saddr === LIMITED_BROADCAST) return MARTIAN;
+  if (isMulticast(saddr) || saddr === LIMITED_BROADCAST) return MARTIAN_SOURCE;
   if (daddr === LIMITED_BROADCAST) {
     skb.dst = localInputRoute(ns.net, dev, RTN.BROADCAST);
     return null;
   }
   // No multicast routing or group membership here: a multicast destination goes nowhere.
-  if (isMulticast(daddr)) return MARTIAN;
+  if (isMulticast(daddr)) return MARTIAN_DEST;
   // "Accept zero addresses only to limited broadcast" (ip_route_input_slow).
-  if (isZeronet(saddr) || isZeronet(daddr)) return MARTIAN;
+  if (isZeronet(saddr)) return MARTIAN_SOURCE;
+  if (isZeronet(daddr)) return MARTIAN_DEST;
   // RFC 1122 3.2.1.3: "{ 127, <any> } … MUST NOT appear outside a host." Packets that went
   // round through a loopback device are the host's own.
-  if ((dev.flags & IFF.LOOPBACK) === 0 && (isLoopback(daddr) || isLoopback(saddr))) return MARTIAN;
+  if ((dev.flags & IFF.LOOPBACK) === 0) {
+    if (isLoopback(saddr)) return MARTIAN_SOURCE;
+    if (isLoopback(daddr)) return MARTIAN_DEST;
+  }
   const e = ns.fib.lookup(daddr, 0);
   if (e === null) {
     return ns.sysctl.ipForward.value ? NO_ROUTE : NOT_FORWARDING;

@@ -23,7 +23,6 @@ import {
   inject,
   makeStack,
   run,
-  SINK_PROTO,
   type TestStack,
 } from "./helpers.js";
 
@@ -267,7 +266,7 @@ describe("local delivery", () => {
     async (src) => {
       const t = await makeStack();
       const r = rx(t, buildIpv4({ src }));
-      expectDropped(t, r, SkbDropReason.IP_INADDRERRORS);
+      expectDropped(t, r, SkbDropReason.IP_INVALID_SOURCE);
       expect(r.ip).toMatchObject({ IpInAddrErrors: 1 });
     },
   );
@@ -275,7 +274,7 @@ describe("local delivery", () => {
   it("drops a packet from a loopback source that arrived on a real device (RFC 1122 3.2.1.3)", async () => {
     const t = await makeStack();
     const r = rx(t, buildIpv4({ src: "127.0.0.1" }));
-    expectDropped(t, r, SkbDropReason.IP_INADDRERRORS);
+    expectDropped(t, r, SkbDropReason.IP_INVALID_SOURCE);
   });
 
   it("drops a packet to a loopback address that arrived on a real device, even with lo up", async () => {
@@ -286,7 +285,7 @@ describe("local delivery", () => {
       ],
     });
     const r = rx(t, buildIpv4({ dst: "127.0.0.1" }));
-    expectDropped(t, r, SkbDropReason.IP_INADDRERRORS);
+    expectDropped(t, r, SkbDropReason.IP_INVALID_DEST);
   });
 
   it("drops a packet to a multicast group it does not handle", async () => {
@@ -303,7 +302,7 @@ describe("local delivery", () => {
       routes: [{ to: "default", via: "192.0.2.254" }],
     });
     const r = rx(t, buildIpv4({ dst: "0.0.0.7" }));
-    expectDropped(t, r, SkbDropReason.IP_INADDRERRORS);
+    expectDropped(t, r, SkbDropReason.IP_INVALID_DEST);
   });
 });
 
