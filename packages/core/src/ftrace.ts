@@ -29,7 +29,7 @@ export type AnyFn = (...args: any[]) => any;
  */
 export function traceable<F extends AnyFn>(name: string, fn: F): F {
   const ch = tp.funcGraph;
-  const traced = function (self: unknown, args: ArrayLike<unknown>): unknown {
+  const traced = (self: unknown, args: ArrayLike<unknown>): unknown => {
     const my = depth++;
     const arg0 = args[0];
     ch.publish({ fn: name, phase: "entry", arg0, depth: my, timeUs: nowUs() });

@@ -40,7 +40,13 @@ export {
   qdiscRun,
   Softnet,
 } from "./dev.js";
-export type { NetDeviceDriver } from "./driver.js";
+export {
+  checkDeviceSpecKeys,
+  DEV_NAME_EXPECTED,
+  DEVICE_SPEC_KEYS,
+  devValidName,
+  type NetDeviceDriver,
+} from "./driver.js";
 export { consumeSkb, kfreeSkb } from "./drop.js";
 export { SkbDropReason } from "./drop_reason.js";
 export { type DstEntry, skbDst } from "./dst.js";

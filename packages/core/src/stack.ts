@@ -9,7 +9,7 @@ import "reflect-metadata";
 import { type DependencyContainer, container as rootContainer } from "tsyringe";
 import { type Clock, isClock, RealClock, type Timer, VirtualClock } from "./clock.js";
 import { Softnet } from "./dev.js";
-import type { NetDeviceDriver } from "./driver.js";
+import { DEV_NAME_EXPECTED, devValidName, type NetDeviceDriver } from "./driver.js";
 import { kfreeSkb } from "./drop.js";
 import { SkbDropReason } from "./drop_reason.js";
 import { ConfigError, PluginError, SkbuffError, SysctlError } from "./errors.js";
@@ -598,6 +598,11 @@ async function createDevice(stack: Stack, spec: DeviceSpec, path: string): Promi
     (!Number.isInteger(spec.mtu) || spec.mtu < 68 || spec.mtu > 65536)
   ) {
     throw new ConfigError(`${path}.mtu`, spec.mtu, "an integer from 68 to 65536");
+  }
+  // A spec that is also its own plugin (loopback()) carries the plugin's name, not an ifname.
+  const ownName = spec.name !== undefined && spec.name !== spec.plugin?.name;
+  if (ownName && !devValidName(spec.name)) {
+    throw new ConfigError(`${path}.name`, spec.name, DEV_NAME_EXPECTED);
   }
   if (spec.name !== undefined && stack.getDevice(spec.name)) {
     throw new ConfigError(`${path}.name`, spec.name, "a device name not used yet in this stack");

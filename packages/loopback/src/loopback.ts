@@ -8,8 +8,11 @@ import {
   ARPHRD,
   CHECKSUM_UNNECESSARY,
   ConfigError,
+  checkDeviceSpecKeys,
+  DEV_NAME_EXPECTED,
   type DeviceSpec,
   definePlugin,
+  devValidName,
   IFF,
   isPlugin,
   NET_RX_SUCCESS,
@@ -38,36 +41,8 @@ const LOOPBACK_MTU = 65536;
 const LOOPBACK_ADDRESS = "127.0.0.1";
 const LOOPBACK_CIDR = `${LOOPBACK_ADDRESS}/8`;
 
-/** The keys a loopback device spec may have. */
-const SPEC_KEYS: ReadonlySet<string> = new Set([
-  "driver",
-  "name",
-  "address",
-  "mtu",
-  "up",
-  "plugin",
-]);
 /** Keys that a spec which is also a plugin (the object {@link loopback} returns) carries. */
-const PLUGIN_KEYS: ReadonlySet<string> = new Set(["register", "requires", "start", "stop"]);
-
-const DEV_NAME_EXPECTED =
-  "an interface name of 1 to 15 characters without '/', ':' or white space, other than '.' and '..'";
-
-/**
- * `dev_valid_name`: 1 to 15 characters (`IFNAMSIZ` - 1), not `.` or `..`, without `/`, `:` or
- * white space.
- * @see net/core/dev.c dev_valid_name()
- */
-function devValidName(name: unknown): name is string {
-  return (
-    typeof name === "string" &&
-    name.length > 0 &&
-    name.length < 16 &&
-    name !== "." &&
-    name !== ".." &&
-    !/[/:\s]/.test(name)
-  );
-}
+const PLUGIN_KEYS: readonly string[] = ["register", "requires", "start", "stop"];
 
 /** Driver-private state of a loopback device (`netdev_priv`). */
 interface LoopbackPriv {
@@ -147,14 +122,7 @@ const loopbackOps: NetDeviceOps = {
  */
 function loopbackCreate(stack: Stack, spec: DeviceSpec, path: string): NetDevice {
   const specIsPlugin = isPlugin(spec);
-  for (const key of Object.keys(spec)) {
-    if (SPEC_KEYS.has(key) || (specIsPlugin && PLUGIN_KEYS.has(key))) continue;
-    throw new ConfigError(
-      `${path}.${key}`,
-      spec[key],
-      `no such key: the loopback driver takes ${[...SPEC_KEYS].join(", ")}`,
-    );
-  }
+  checkDeviceSpecKeys(spec, path, DRIVER_NAME, [], specIsPlugin ? PLUGIN_KEYS : []);
   // The object loopback() returns is a plugin too, and its `name` is the plugin's: a name with
   // a colon, which is never an interface name.
   const fromPlugin = specIsPlugin && spec.plugin !== undefined && spec.name === spec.plugin.name;

@@ -2,14 +2,16 @@
  * A veth pair made in code, for stacks built without `createNetwork`.
  * @packageDocumentation
  */
-import { ConfigError, type NetDevice, PluginError, parseCidr, type Stack } from "@skbuff/core";
 import {
+  ConfigError,
   DEV_NAME_EXPECTED,
   devValidName,
-  VETH_PLUGIN_NAME,
-  type VethDeviceSpec,
-  vethLink,
-} from "./veth.js";
+  type NetDevice,
+  PluginError,
+  parseCidr,
+  type Stack,
+} from "@skbuff/core";
+import { VETH_PLUGIN_NAME, type VethDeviceSpec, vethLink } from "./veth.js";
 
 /** Options of {@link vethPair}. */
 export interface VethPairOptions {

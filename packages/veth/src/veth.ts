@@ -15,8 +15,11 @@ import {
   CHECKSUM_PARTIAL,
   CHECKSUM_UNNECESSARY,
   ConfigError,
+  checkDeviceSpecKeys,
+  DEV_NAME_EXPECTED,
   type DeviceSpec,
   definePlugin,
+  devValidName,
   IFF,
   kfreeSkb,
   type LinkSpec,
@@ -45,20 +48,6 @@ export const VETH_PLUGIN_NAME = "skbuff:veth";
 const DRIVER_NAME = "veth";
 /** `ETH_DATA_LEN`, veth's default MTU. */
 const VETH_DEFAULT_MTU = 1500;
-
-/** The keys a veth device spec may have. */
-const SPEC_KEYS: ReadonlySet<string> = new Set([
-  "driver",
-  "name",
-  "address",
-  "mtu",
-  "up",
-  "plugin",
-  "offload",
-]);
-/** What {@link devValidName} accepts, for ConfigErrors. */
-export const DEV_NAME_EXPECTED =
-  "an interface name of 1 to 15 characters without '/', ':' or white space, other than '.' and '..'";
 
 /** A veth device spec: the generic keys plus `offload`. */
 export interface VethDeviceSpec extends DeviceSpec {
@@ -237,22 +226,6 @@ function vethUnlink(dev: NetDevice): void {
   }
 }
 
-/**
- * `dev_valid_name`: 1 to 15 characters (`IFNAMSIZ` - 1), not `.` or `..`, without `/`, `:` or
- * white space.
- * @see net/core/dev.c dev_valid_name()
- */
-export function devValidName(name: unknown): name is string {
-  return (
-    typeof name === "string" &&
-    name.length > 0 &&
-    name.length < 16 &&
-    name !== "." &&
-    name !== ".." &&
-    !/[/:\s]/.test(name)
-  );
-}
-
 /** The first free `vethN` name in a stack. */
 function vethFreeName(stack: Stack): string {
   for (let i = 0; ; i++) {
@@ -267,14 +240,7 @@ function vethFreeName(stack: Stack): string {
  * @see drivers/net/veth.c veth_newlink(), veth_setup()
  */
 function vethCreate(stack: Stack, spec: DeviceSpec, path: string): NetDevice {
-  for (const key of Object.keys(spec)) {
-    if (SPEC_KEYS.has(key)) continue;
-    throw new ConfigError(
-      `${path}.${key}`,
-      spec[key],
-      `no such key: the veth driver takes ${[...SPEC_KEYS].join(", ")}`,
-    );
-  }
+  checkDeviceSpecKeys(spec, path, DRIVER_NAME, ["offload"]);
   const offload = spec.offload ?? false;
   if (typeof offload !== "boolean") {
     throw new ConfigError(`${path}.offload`, offload, "true or false");
