@@ -495,6 +495,11 @@ export class VirtualClock implements Clock {
     return this.#heap.size;
   }
 
+  /** When the earliest armed timer is due (ms), or undefined when none is armed. */
+  nextTimerAt(): number | undefined {
+    return this.#heap.peek()?.expiresAt;
+  }
+
   /** Whether auto-advance is paused by {@link VirtualClock.pause}. */
   get paused(): boolean {
     return this.#paused;

@@ -98,6 +98,7 @@ export {
   PfifoQdisc,
   type Qdisc,
   type QdiscOps,
+  type QdiscOptions,
   QdiscStats,
 } from "./qdisc.js";
 export { skbChecksumHelp } from "./skb_checksum.js";

@@ -116,7 +116,18 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
         }
       }
       driverA.link(a, b, link);
-      if (link.netem) for (const d of devs) d.net.qdiscReplace(d, "netem", link.netem);
+      if (link.netem) {
+        devs.forEach((d, j) => {
+          try {
+            d.net.qdiscReplace(d, "netem", endNetemOptions(link.netem!, j));
+          } catch (error) {
+            if (error instanceof ConfigError) {
+              throw new ConfigError(`${path}.netem${error.path ? `.${error.path}` : ""}`, error.value, error.expected);
+            }
+            throw error;
+          }
+        });
+      }
       links.push(devs);
     }
     for (const [name, host] of Object.entries(options.hosts)) {
@@ -139,4 +150,17 @@ function resolveNetClock(clock: NetworkOptions["clock"]): Clock {
   if (clock === "virtual") return new VirtualClock();
   if (isClock(clock)) return clock;
   throw new ConfigError("clock", clock, `"real", "virtual" or a Clock object`);
+}
+
+/**
+ * One end's netem options: the two directions of a link are independent, so each end gets its
+ * own seed (the given one, or 1, plus the end's index), like two `tc … seed N` with distinct N.
+ */
+function endNetemOptions(opts: Readonly<Record<string, unknown>> | string, end: number): Readonly<Record<string, unknown>> | string {
+  if (typeof opts === "string") {
+    const m = /\bseed\s+(\d+)/.exec(opts);
+    return m ? opts.replace(m[0], `seed ${Number(m[1]) + end}`) : `${opts} seed ${1 + end}`;
+  }
+  const seed = typeof opts.seed === "number" ? opts.seed : 1;
+  return { ...opts, seed: seed + end };
 }

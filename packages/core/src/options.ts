@@ -73,8 +73,11 @@ export type HostOptions = Omit<StackOptions, "clock" | "name">;
 /** A link between two devices of two hosts, named `host:device`. */
 export interface LinkSpec {
   readonly ends: readonly [string, string];
-  /** netem impairments on both directions (needs the `netem()` plugin). */
-  readonly netem?: Readonly<Record<string, unknown>>;
+  /**
+   * netem impairments on both directions (needs the `netem()` plugin): an options object or tc's
+   * text (`"delay 5ms loss 1%"`). Each end draws its own random numbers (seed + end index).
+   */
+  readonly netem?: Readonly<Record<string, unknown>> | string;
 }
 
 /** Several stacks joined by links, like a containerlab or mininet topology. */

@@ -49,10 +49,13 @@ export interface Qdisc {
   watchdog: (() => void) | null;
 }
 
+/** A qdisc's options: an object, or the text `tc` takes after the kind (`"delay 5ms loss 1%"`). */
+export type QdiscOptions = Readonly<Record<string, unknown>> | string;
+
 /** Factory registered under a qdisc kind (`pfifo`, `netem`): `tc qdisc add … <kind> <opts>`. */
 export interface QdiscOps {
   readonly kind: string;
-  create(dev: NetDevice, options: Readonly<Record<string, unknown>>): Qdisc;
+  create(dev: NetDevice, options: QdiscOptions): Qdisc;
 }
 
 /** `pfifo`: a FIFO of at most `limit` packets (default the device's txqueuelen). */

@@ -21,7 +21,7 @@ import type { DeviceSpec, Maybe, StackOptions } from "./options.js";
 import { isPlugin, orderPlugins, type Plugin } from "./plugin.js";
 import { PluginContext } from "./plugin_context.js";
 import { ProtocolRegistry } from "./protocol.js";
-import { PfifoQdisc, type Qdisc, type QdiscOps } from "./qdisc.js";
+import { PfifoQdisc, type Qdisc, type QdiscOps, type QdiscOptions } from "./qdisc.js";
 import type { NetProtoFamily } from "./sock.js";
 import { Sysctl, type SysctlEntry } from "./sysctl.js";
 import { type PingOptions, type PingReply, TOKENS, type Token } from "./tokens.js";
@@ -264,7 +264,7 @@ export class Stack {
   qdiscReplace(
     dev: NetDevice,
     kind: string,
-    options: Readonly<Record<string, unknown>> = {},
+    options: QdiscOptions = {},
   ): Qdisc {
     let q: Qdisc;
     if (kind === "pfifo") {
