@@ -13,6 +13,13 @@ export default defineConfig({
   // Resolve @skbuff/* to src/*.ts via the "@skbuff/source" export condition: tests need no build.
   ssr: { resolve: { conditions: ["@skbuff/source", "module", "node", "development|production"] } },
   test: {
+    // CI asks for a JSON report next to the usual output (SKB_JSON_REPORT=path pnpm test).
+    ...(process.env.SKB_JSON_REPORT
+      ? {
+          reporters: ["default", "json"],
+          outputFile: { json: process.env.SKB_JSON_REPORT },
+        }
+      : {}),
     projects: projectDirs.map((dir) => ({
       extends: true,
       test: {

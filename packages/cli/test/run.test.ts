@@ -13,7 +13,9 @@ describe("skb run", () => {
     });
     const running = runStack(fixture("stack.yaml"), { out: (l) => lines.push(l), until });
     await vi_waitFor(() => lines.includes("READY"));
-    expect(lines[0]).toMatch(/^host-a: 1: lo: <UP,LOOPBACK,RUNNING> mtu 65536 inet 127\.0\.0\.1\/8$/);
+    expect(lines[0]).toMatch(
+      /^host-a: 1: lo: <UP,LOOPBACK,RUNNING> mtu 65536 inet 127\.0\.0\.1\/8$/,
+    );
     stop();
     await running;
   });

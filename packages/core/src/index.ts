@@ -48,9 +48,9 @@ export {
   type NetDeviceDriver,
 } from "./driver.js";
 export { consumeSkb, kfreeSkb } from "./drop.js";
-export { ERRNO, type ErrnoName, errnoName } from "./errno.js";
 export { SkbDropReason } from "./drop_reason.js";
 export { type DstEntry, skbDst } from "./dst.js";
+export { ERRNO, type ErrnoName, errnoName } from "./errno.js";
 export {
   ConfigError,
   describeValue,

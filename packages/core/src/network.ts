@@ -122,7 +122,11 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
             d.net.qdiscReplace(d, "netem", endNetemOptions(link.netem!, j));
           } catch (error) {
             if (error instanceof ConfigError) {
-              throw new ConfigError(`${path}.netem${error.path ? `.${error.path}` : ""}`, error.value, error.expected);
+              throw new ConfigError(
+                `${path}.netem${error.path ? `.${error.path}` : ""}`,
+                error.value,
+                error.expected,
+              );
             }
             throw error;
           }
@@ -156,7 +160,10 @@ function resolveNetClock(clock: NetworkOptions["clock"]): Clock {
  * One end's netem options: the two directions of a link are independent, so each end gets its
  * own seed (the given one, or 1, plus the end's index), like two `tc … seed N` with distinct N.
  */
-function endNetemOptions(opts: Readonly<Record<string, unknown>> | string, end: number): Readonly<Record<string, unknown>> | string {
+function endNetemOptions(
+  opts: Readonly<Record<string, unknown>> | string,
+  end: number,
+): Readonly<Record<string, unknown>> | string {
   if (typeof opts === "string") {
     const m = /\bseed\s+(\d+)/.exec(opts);
     return m ? opts.replace(m[0], `seed ${Number(m[1]) + end}`) : `${opts} seed ${1 + end}`;

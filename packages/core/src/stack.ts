@@ -261,11 +261,7 @@ export class Stack {
    * `tc qdisc replace dev DEV root KIND OPTIONS`: attaches a qdisc of a registered kind
    * (`pfifo` is built in).
    */
-  qdiscReplace(
-    dev: NetDevice,
-    kind: string,
-    options: QdiscOptions = {},
-  ): Qdisc {
+  qdiscReplace(dev: NetDevice, kind: string, options: QdiscOptions = {}): Qdisc {
     let q: Qdisc;
     if (kind === "pfifo") {
       q = this.newPfifo(dev);

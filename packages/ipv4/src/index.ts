@@ -12,15 +12,15 @@ export { ipForward, ipForwardFinish } from "./ip_forward.js";
 export { ipDefrag, ipFragment } from "./ip_fragment.js";
 export { ipLocalDeliver, ipLocalDeliverFinish, ipRcv, ipRcvCore, ipRcvFinish } from "./ip_input.js";
 export {
+  devLoopbackXmit,
   dstOutput,
   type IpSendOptions,
   ipBuildAndSendPkt,
   ipFinishOutput,
   ipFinishOutput2,
-  devLoopbackXmit,
+  ipLocalOut,
   ipLoopbackOutput,
   ipMcOutput,
-  ipLocalOut,
   ipOutput,
   ipQueueXmit,
   ipSendCheck,

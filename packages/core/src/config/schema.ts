@@ -70,7 +70,7 @@ export const EXPECTED = {
   link: "a link, like { ends: [a:eth0, b:eth0] }",
   ends: "two ends, like [a:eth0, b:eth0]",
   end: "host:device, like a:eth0",
-  netem: "netem settings, like { delay: 5ms, loss: 1% } or \"delay 5ms loss 1%\"",
+  netem: 'netem settings, like { delay: 5ms, loss: 1% } or "delay 5ms loss 1%"',
 } as const;
 
 /** The error map of an object schema: its own phrase, or the keys it knows for an unknown one. */
