@@ -19,6 +19,7 @@
 import { inetAton, ipFastCsum } from "@skbuff/core";
 import { ICMP_TYPE, type IcmpRepr, icmpBufferLen, icmpEmit, setIcmpChecksum } from "@skbuff/icmp";
 import { IP_DF, IP_MF, ipv4Emit, setIpCheck } from "@skbuff/ipv4";
+import { tcpFlagsFromLetters } from "./names.js";
 import {
   IPPROTO_TCP,
   setTcpCheck,
@@ -28,8 +29,7 @@ import {
   tcpEmit,
   tcpFillChecksum,
   tcpHeaderLen,
-} from "@skbuff/tcp";
-import { tcpFlagsFromLetters } from "./names.js";
+} from "./wire/tcp.js";
 import {
   IPPROTO_UDP,
   setUdpCheck,

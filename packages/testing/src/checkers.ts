@@ -14,7 +14,6 @@
  * @packageDocumentation
  */
 import { inetAton } from "@skbuff/core";
-import { type TcpOption, type TcpOptionName, tcpOptionName } from "@skbuff/tcp";
 import {
   icmpCodeName,
   icmpTypeName,
@@ -35,6 +34,7 @@ import {
   type TcpView,
   type UdpView,
 } from "./parse.js";
+import { type TcpOption, type TcpOptionName, tcpOptionName } from "./wire/tcp.js";
 
 /** One thing that was not as expected. */
 export interface Mismatch {

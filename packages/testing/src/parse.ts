@@ -33,6 +33,7 @@ import {
   ipVersion,
   setIpCheck,
 } from "@skbuff/ipv4";
+import { icmpCodeName, icmpTypeName, protocolName, tcpFlagsTcpdump } from "./names.js";
 import {
   IPPROTO_TCP,
   TCP_FLAG,
@@ -49,8 +50,7 @@ import {
   tcpSource,
   tcpUrgPtr,
   tcpWindow,
-} from "@skbuff/tcp";
-import { icmpCodeName, icmpTypeName, protocolName, tcpFlagsTcpdump } from "./names.js";
+} from "./wire/tcp.js";
 import {
   IPPROTO_UDP,
   UDPHDR,
