@@ -38,7 +38,6 @@ import {
   type SysctlValue,
   skbChecksumHelp,
   skbFromBytes,
-  type Timer,
   VirtualClock,
 } from "@skbuff/core";
 import { type Ipv4PacketOptions, ipv4Packet, type TransportBuilder } from "./builders.js";
