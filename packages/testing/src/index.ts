@@ -181,4 +181,5 @@ export {
   udpVerifyChecksum,
 } from "./wire/udp.js";
 
-// packetdrill runner: see ./packetdrill/
+// The packetdrill script language: parser, flags, timing and formatting (the runner comes with TCP).
+export * from "./packetdrill/index.js";
