@@ -96,6 +96,8 @@ export {
   tcpFlagsNames,
   tcpFlagsTcpdump,
 } from "./names.js";
+// The packetdrill script language: parser, flags, timing and formatting (the runner comes with TCP).
+export * from "./packetdrill/index.js";
 export {
   formatTcpOption,
   formatTcpOptions,
@@ -180,6 +182,3 @@ export {
   udpSource,
   udpVerifyChecksum,
 } from "./wire/udp.js";
-
-// The packetdrill script language: parser, flags, timing and formatting (the runner comes with TCP).
-export * from "./packetdrill/index.js";
