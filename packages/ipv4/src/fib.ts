@@ -49,7 +49,8 @@ export interface FibEntry {
 }
 
 /** One routing table (`struct fib_table`). */
-class FibTable {
+/** One routing table (`local` or `main`): prefixes by length, longest first. */
+export class FibTable {
   /** byLen[len]: masked prefix → entries by ascending metric. */
   private readonly byLen: Map<number, FibEntry[]>[] = Array.from({ length: 33 }, () => new Map());
   /** Prefix lengths that have routes, longest first. */

@@ -7,9 +7,17 @@
  * protocols (`ipBuildAndSendPkt`, `ipQueueXmit`, `ipRouteOutputKey`) and for readers.
  * @packageDocumentation
  */
-export { Fib, type FibEntry, RT_SCOPE, RTN, type RtnType } from "./fib.js";
+export {
+  Fib,
+  type FibEntry,
+  FibTable,
+  type RouteProto,
+  RT_SCOPE,
+  RTN,
+  type RtnType,
+} from "./fib.js";
 export { ipForward, ipForwardFinish } from "./ip_forward.js";
-export { ipDefrag, ipFragment } from "./ip_fragment.js";
+export { type IpFragState, ipDefrag, ipFragment } from "./ip_fragment.js";
 export { ipLocalDeliver, ipLocalDeliverFinish, ipRcv, ipRcvCore, ipRcvFinish } from "./ip_input.js";
 export {
   devLoopbackXmit,

@@ -12,5 +12,11 @@
  */
 import { loopback } from "./loopback.js";
 
-export { type LoopbackPlugin, loopback, loopbackXmit } from "./loopback.js";
+export {
+  DRIVER_NAME as LOOPBACK_DRIVER,
+  type LoopbackPlugin,
+  loopback,
+  loopbackXmit,
+  PLUGIN_NAME as LOOPBACK_PLUGIN,
+} from "./loopback.js";
 export default loopback;

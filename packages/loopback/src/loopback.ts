@@ -30,9 +30,11 @@ import {
 } from "@skbuff/core";
 
 /** The plugin's name. */
-const PLUGIN_NAME = "skbuff:loopback";
+/** The loopback plugin's name. */
+export const PLUGIN_NAME = "skbuff:loopback";
 /** The driver's name, the `driver:` of a device spec. */
-const DRIVER_NAME = "loopback";
+/** The loopback driver's name, the `driver:` of its device specs. */
+export const DRIVER_NAME = "loopback";
 /** The interface name when the spec gives none. */
 const DEFAULT_NAME = "lo";
 /** `LOOPBACK_MTU`: 64 KiB, so that nothing sent locally ever needs fragmenting. */

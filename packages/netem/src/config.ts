@@ -158,7 +158,7 @@ export type NetemSource = (key: keyof NetemConfig) => { path: string; value: unk
 
 const made = new WeakSet<object>();
 
-/** Whether `x` is a {@link NetemConfig} made by {@link finishNetemConfig}. */
+/** Whether `x` is a {@link NetemConfig} made by the netem option parsers. */
 export function isNetemConfig(x: unknown): x is NetemConfig {
   return typeof x === "object" && x !== null && made.has(x);
 }

@@ -12,6 +12,7 @@ import { veth } from "./veth.js";
 
 export { type VethPairOptions, vethPair } from "./pair.js";
 export {
+  skbScrubPacket,
   type VethDeviceSpec,
   veth,
   vethLink,
