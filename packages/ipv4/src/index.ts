@@ -17,7 +17,14 @@ export {
   type RtnType,
 } from "./fib.js";
 export { ipForward, ipForwardFinish } from "./ip_forward.js";
-export { type IpFragState, ipDefrag, ipFragment } from "./ip_fragment.js";
+export {
+  type ExpiryEntry,
+  type InetPeer,
+  type IpFragQueue,
+  type IpFragState,
+  ipDefrag,
+  ipFragment,
+} from "./ip_fragment.js";
 export { ipLocalDeliver, ipLocalDeliverFinish, ipRcv, ipRcvCore, ipRcvFinish } from "./ip_input.js";
 export {
   devLoopbackXmit,

@@ -125,7 +125,7 @@ export interface IpFragQueue {
 }
 
 /** A pending expiry in the timer heap; stale once its queue is gone or was re-armed. */
-interface ExpiryEntry {
+export interface ExpiryEntry {
   readonly expires: number;
   readonly q: IpFragQueue;
 }

@@ -63,7 +63,7 @@ export const TcpFlag = {
   CWR: 0x80,
   AE: 0x100,
 } as const;
-/** One of {@link TcpFlag}'s names. */
+/** One of `TcpFlag` (TCP header flag bits)'s names. */
 export type TcpFlagName = keyof typeof TcpFlag;
 
 /** The letter a script uses for each TCP flag, in the order packetdrill prints them. */
@@ -135,7 +135,7 @@ interface PacketBase {
 export interface TcpPacket extends PacketBase {
   readonly protocol: "tcp";
   readonly ports: PortInfo | undefined;
-  /** Bitmask of {@link TcpFlag}. */
+  /** Bitmask of `TcpFlag` (TCP header flag bits). */
   readonly flags: number;
   /** `start:end(len)`; the parser checks `end === start + len`. */
   readonly seq: { readonly start: number; readonly end: number; readonly len: number };

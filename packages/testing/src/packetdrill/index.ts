@@ -14,6 +14,7 @@
  */
 
 export type {
+  CallExpr,
   CodeBlock,
   CodeEvent,
   CommandEvent,
@@ -43,6 +44,7 @@ export type {
   TcpPacket,
   TimeSpec,
   UdpPacket,
+  WordExpr,
 } from "./ast.js";
 export { EXPR_FUNCTIONS, KNOWN_SYSCALLS, TCP_FLAG_LETTERS } from "./ast.js";
 export {
