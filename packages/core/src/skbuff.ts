@@ -174,6 +174,13 @@ export class SkBuff {
   cb: object | null;
   /** The ifindex of the device the skb arrived on, 0 if it did not arrive on one. */
   skbIif: number;
+  /**
+   * The connection-tracking entry the packet belongs to (`skb->_nfct`), set by conntrack; null
+   * when untracked. Opaque to core.
+   */
+  nfct: object | null;
+  /** How the packet relates to its connection (`enum ip_conntrack_info`), with `nfct`. */
+  nfctinfo: number;
   /** This skb is, or has been, cloned: `head` may be shared (see {@link SkBuff.isShared}). */
   cloned: boolean;
   /** Shared with clones. */
@@ -213,6 +220,8 @@ export class SkBuff {
     this.dropReason = null;
     this.cb = null;
     this.skbIif = 0;
+    this.nfct = null;
+    this.nfctinfo = 0;
     this.cloned = false;
     this.shinfo = null;
   }
@@ -541,6 +550,8 @@ export class SkBuff {
     n.dropReason = this.dropReason;
     n.cb = this.cb === null ? null : { ...this.cb };
     n.skbIif = this.skbIif;
+    n.nfct = this.nfct;
+    n.nfctinfo = this.nfctinfo;
   }
 }
 

@@ -107,6 +107,8 @@ export function skbScrubPacket(skb: SkBuff, xnet: boolean): void {
   skb.skbIif = 0;
   skb.dst = null;
   skb.cb = null;
+  skb.nfct = null; // nf_reset_ct()
+  skb.nfctinfo = 0;
   if (!xnet) return;
   skb.sk = null; // skb_orphan()
   skb.mark = 0;
