@@ -105,6 +105,14 @@ export const SkbDropReason = {
   QUEUE_PURGE: "QUEUE_PURGE",
   /** The device has no carrier (its peer is gone or down). */
   DEV_CARRIER: "DEV_CARRIER",
+  /** The conntrack table is full (`nf_conntrack_max`) and no entry could be evicted. */
+  NF_CONNTRACK_FULL: "NF_CONNTRACK_FULL",
+  /** skbuff: an NFQUEUE queue was full (its `maxLen`) and it does not fail open. */
+  NFQUEUE_FULL: "NFQUEUE_FULL",
+  /** skbuff: an NFQUEUE handler gave no verdict within the queue's timeout. */
+  NFQUEUE_TIMEOUT: "NFQUEUE_TIMEOUT",
+  /** An nftables `reject` statement refused the packet (an ICMP error or RST was sent). */
+  NETFILTER_REJECT: "NETFILTER_REJECT",
   /** skbuff: a netfilter hook threw an exception; counted as a drop, the stack goes on. */
   NF_HOOK_EXCEPTION: "NF_HOOK_EXCEPTION",
   /** skbuff: a hook returned NF_REPEAT too many times in a row for one packet. */
