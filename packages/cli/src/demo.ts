@@ -23,6 +23,7 @@ import {
 import { icmp } from "@skbuff/icmp";
 import { ipv4 } from "@skbuff/ipv4";
 import { loopback } from "@skbuff/loopback";
+import { netem } from "@skbuff/netem";
 import { veth } from "@skbuff/veth";
 
 /** Where the demo writes (stdout by default). */
@@ -85,7 +86,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const out = options.json ? () => {} : (options.out ?? ((l: string) => console.log(l)));
   const firewall = blockPingFrom("192.0.2.99");
   const clock = new VirtualClock();
-  const base = [veth(), ipv4(), icmp()];
+  const base = [veth(), netem(), ipv4(), icmp()];
   const net: Network = await createNetwork({
     plugins: base,
     hosts: {
@@ -109,7 +110,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         routes: [{ to: "default", via: "198.51.100.254" }],
       },
     },
-    links: [{ ends: ["a:eth0", "router:eth0"] }, { ends: ["router:eth1", "b:eth0"] }],
+    links: [
+      { ends: ["a:eth0", "router:eth0"], netem: { delay: "2ms" } },
+      { ends: ["router:eth1", "b:eth0"], netem: { delay: "3ms" } },
+    ],
     clock,
   });
   const { a, router, b } = net.hosts as Record<"a" | "router" | "b", Stack>;
@@ -136,7 +140,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   out("skbuff demo: three stacks in one process, joined by veth links (virtual clock)");
   out("");
   out(
-    "  a (192.0.2.1, 192.0.2.99) --veth-- router (ip_forward=1, demo:block-ping) --veth-- b (198.51.100.1)",
+    "  a (192.0.2.1, .99) --veth, netem 2ms-- router (ip_forward=1, demo:block-ping) --veth, netem 3ms-- b (198.51.100.1)",
   );
   out("");
   out("pings");
