@@ -422,6 +422,11 @@ function icmpv4XrlimAllow(
 
 // --- send ------------------------------------------------------------------------------------
 
+/** `enum ip_conntrack_info` values that ICMP errors take (see @skbuff/netfilter). */
+const IP_CT_RELATED = 1;
+const IP_CT_IS_REPLY = 3;
+const IP_CT_RELATED_REPLY = 4;
+
 /**
  * `icmp_push_reply`: builds the message (header + data, checksum), counts it and hands it to IP
  * on the route `rt`.
@@ -436,9 +441,16 @@ function icmpPushReply(
   head: Uint8Array,
   data: Uint8Array,
   tos: number,
+  related: SkBuff | null = null,
 ): void {
   const len = head.length + data.length;
   const skb = allocSkb(MAX_HEADER + len);
+  if (related !== null && related.nfct !== null) {
+    // nf_ct_attach: an error about a tracked packet belongs to its connection, in the other
+    // direction (IP_CT_RELATED_REPLY = 4 for an original-direction packet, else IP_CT_RELATED).
+    skb.nfct = related.nfct;
+    skb.nfctinfo = related.nfctinfo >= IP_CT_IS_REPLY ? IP_CT_RELATED : IP_CT_RELATED_REPLY;
+  }
   skb.reserve(MAX_HEADER);
   const o = skb.put(len);
   const b = skb.head;
@@ -610,7 +622,7 @@ export const icmpSend = traceable(
     // "if we don't have a source address at this point, fall back to the dummy address instead
     // of sending out a packet with a source address of 0.0.0.0"
     const src = r.saddr !== 0 ? r.saddr : INADDR_DUMMY;
-    icmpPushReply(net, ns, r.rt, src, saddrIn, head, b.subarray(nh, nh + dataLen), tos);
+    icmpPushReply(net, ns, r.rt, src, saddrIn, head, b.subarray(nh, nh + dataLen), tos, skbIn);
   },
 );
 

@@ -19,7 +19,6 @@
 import { inetAton, ipFastCsum } from "@skbuff/core";
 import { ICMP_TYPE, type IcmpRepr, icmpBufferLen, icmpEmit, setIcmpChecksum } from "@skbuff/icmp";
 import { IP_DF, IP_MF, ipv4Emit, setIpCheck } from "@skbuff/ipv4";
-import { tcpFlagsFromLetters } from "./names.js";
 import {
   IPPROTO_TCP,
   setTcpCheck,
@@ -29,7 +28,8 @@ import {
   tcpEmit,
   tcpFillChecksum,
   tcpHeaderLen,
-} from "./wire/tcp.js";
+} from "@skbuff/tcp";
+import { tcpFlagsFromLetters } from "./names.js";
 import {
   IPPROTO_UDP,
   setUdpCheck,

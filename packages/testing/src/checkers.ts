@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 import { inetAton } from "@skbuff/core";
+import { type TcpOption, type TcpOptionName, tcpOptionName } from "@skbuff/tcp";
 import {
   icmpCodeName,
   icmpTypeName,
@@ -34,7 +35,6 @@ import {
   type TcpView,
   type UdpView,
 } from "./parse.js";
-import { type TcpOption, type TcpOptionName, tcpOptionName } from "./wire/tcp.js";
 
 /** One thing that was not as expected. */
 export interface Mismatch {

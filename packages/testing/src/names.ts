@@ -2,7 +2,7 @@
  * Names of numbers, for messages people read: IP protocols, ICMP types and codes, TCP flags.
  * @packageDocumentation
  */
-import { TCP_FLAG } from "./wire/tcp.js";
+import { TCP_FLAG } from "@skbuff/tcp";
 
 const PROTOCOLS: Readonly<Record<number, string>> = { 1: "ICMP", 6: "TCP", 17: "UDP" };
 

@@ -33,7 +33,6 @@ import {
   ipVersion,
   setIpCheck,
 } from "@skbuff/ipv4";
-import { icmpCodeName, icmpTypeName, protocolName, tcpFlagsTcpdump } from "./names.js";
 import {
   IPPROTO_TCP,
   TCP_FLAG,
@@ -50,7 +49,8 @@ import {
   tcpSource,
   tcpUrgPtr,
   tcpWindow,
-} from "./wire/tcp.js";
+} from "@skbuff/tcp";
+import { icmpCodeName, icmpTypeName, protocolName, tcpFlagsTcpdump } from "./names.js";
 import {
   IPPROTO_UDP,
   UDPHDR,

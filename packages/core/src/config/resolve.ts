@@ -158,7 +158,8 @@ export function factoryName(spec: string): string {
   return stem.replace(/[-_.]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-type Factory = (options?: unknown) => unknown;
+/** A plugin factory: `(options, { baseDir }) => Plugin`; `baseDir` is the config file's folder. */
+type Factory = (options?: unknown, context?: { readonly baseDir: string }) => unknown;
 
 /** The factory of a plugin module: the default export, else the export named after it, else its only function. */
 function findFactory(mod: Record<string, unknown>, spec: string): Factory | Plugin | undefined {
@@ -244,7 +245,9 @@ export async function resolvePlugin(
   let plugin: unknown;
   if (typeof factory === "function") {
     try {
-      plugin = await (hasOptions ? factory(options) : factory());
+      // The second argument tells the factory where the config file is, so relative paths in
+      // its options (a ruleset file) resolve from there, not from the process's cwd.
+      plugin = await factory(hasOptions ? options : undefined, { baseDir });
     } catch (err) {
       throw factoryError(err, path, options, spec);
     }

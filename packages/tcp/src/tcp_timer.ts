@@ -1,0 +1,251 @@
+/**
+ * TCP's timers: retransmission with exponential backoff, zero-window probes, delayed ACK,
+ * keepalive (which also reaps orphans in FIN_WAIT2), all made with `net.createTimer` and given
+ * back with `net.deleteTimer` when the socket is destroyed.
+ * @see net/ipv4/tcp_timer.c
+ * @packageDocumentation
+ */
+import { ERRNO } from "@skbuff/core";
+import { CA_EVENT, TCP_CA } from "./congestion.js";
+import { tcpNet } from "./netns.js";
+import { TCP_TIMEWAIT_LEN, tcpDone, tcpSetCaState, tcpTimeWait, tcpWriteErr } from "./tcp.js";
+import { TCP_RTO_MAX, tcpSendActiveReset, tcpSendProbe0, tcpWriteWakeup } from "./tcp_output.js";
+import { tcpSendLossProbe } from "./tcp_recovery.js";
+import { TCP_SKB_CB, TCPCB, type TcpSock } from "./tcp_sock.js";
+import { TCP_CLOSE, TCP_FIN_WAIT2, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT } from "./tcp_states.js";
+import { tcpRetransmitSkb, tcpWriteXmit } from "./tcp_write.js";
+
+/** `ICSK_TIME_*`: what the retransmit timer is armed for (`icsk_pending`). */
+export const ICSK_TIME = { RETRANS: 1, PROBE0: 3, LOSS_PROBE: 5 } as const;
+
+const pendingOf = new WeakMap<TcpSock, number>();
+
+/** `inet_csk_reset_xmit_timer`. */
+export function tcpResetXmitTimer(sk: TcpSock, what: number, whenMs: number): void {
+  if (sk.retransmitTimer === null) sk.retransmitTimer = sk.net.createTimer(() => tcpWriteTimer(sk));
+  pendingOf.set(sk, what);
+  sk.retransmitTimer.arm(Math.min(whenMs, TCP_RTO_MAX));
+}
+
+/** `inet_csk_clear_xmit_timer`. */
+export function tcpClearXmitTimer(sk: TcpSock): void {
+  sk.retransmitTimer?.cancel();
+  pendingOf.delete(sk);
+}
+
+/** Whether the retransmit timer is armed for `what`. */
+export function tcpXmitTimerPending(sk: TcpSock, what: number): boolean {
+  return sk.retransmitTimer?.pending === true && pendingOf.get(sk) === what;
+}
+
+/** Cancels a scheduled delayed ACK (`inet_csk_clear_xmit_timer(ICSK_TIME_DACK)`). */
+export function tcpStopDelack(sk: TcpSock): void {
+  sk.delackTimer?.cancel();
+}
+
+/** `inet_csk_clear_xmit_timers` + `sk_stop_timer_sync`: gives every timer back to the stack. */
+export function tcpDeleteTimers(sk: TcpSock): void {
+  for (const t of [sk.retransmitTimer, sk.delackTimer, sk.keepaliveTimer]) {
+    if (t) sk.net.deleteTimer(t);
+  }
+  sk.retransmitTimer = sk.delackTimer = sk.keepaliveTimer = null;
+  pendingOf.delete(sk);
+}
+
+/** `tcp_write_timer_handler`. */
+function tcpWriteTimer(sk: TcpSock): void {
+  if (sk.state === TCP_CLOSE || sk.state === TCP_LISTEN) return;
+  const what = pendingOf.get(sk);
+  pendingOf.delete(sk);
+  if (what === ICSK_TIME.PROBE0) tcpProbeTimer(sk);
+  else if (what === ICSK_TIME.LOSS_PROBE) tcpSendLossProbe(sk);
+  else tcpRetransmitTimer(sk);
+}
+
+/**
+ * Whether the connection has been retransmitting for too long: `retries` backoffs, or the
+ * TCP_USER_TIMEOUT (ms) since the first unacknowledged retransmission (`retransmits_timed_out`).
+ */
+function retransmitsTimedOut(sk: TcpSock, retries: number): boolean {
+  if (sk.userTimeout > 0 && sk.retransStamp) {
+    return sk.net.clock.now() - sk.retransStamp >= sk.userTimeout;
+  }
+  return sk.retransmits >= retries;
+}
+
+/** `tcp_write_timeout`: gives up on the connection when it has timed out. */
+function tcpWriteTimeout(sk: TcpSock): boolean {
+  const tn = tcpNet(sk.net);
+  const synState = sk.state === TCP_SYN_SENT || sk.state === TCP_SYN_RECV;
+  const retries = synState ? sk.synRetries || tn.sysctl.synRetries.value : tn.sysctl.retries2.value;
+  if (!retransmitsTimedOut(sk, retries)) return false;
+  tn.mib.TcpExtTCPAbortOnTimeout++;
+  tcpWriteErr(sk);
+  return true;
+}
+
+/**
+ * `tcp_enter_loss`: RTO expired. RFC 5681 3.1: "When a TCP sender detects segment loss using
+ * the retransmission timer … the value of ssthresh MUST be set to no more than … FlightSize / 2"
+ * and "cwnd MUST be set to no more than the loss window, LW, which equals 1 full-sized segment".
+ */
+export function tcpEnterLoss(sk: TcpSock): void {
+  const ca = sk.caOps;
+  if (sk.caState <= TCP_CA.Disorder || sk.sndUna === sk.highSeq || sk.caState === TCP_CA.Loss) {
+    sk.priorSsthresh = sk.sndSsthresh;
+    sk.priorCwnd = sk.sndCwnd;
+    sk.undoMarker = sk.sndUna;
+    if (ca) sk.sndSsthresh = ca.ssthresh(sk);
+    ca?.cwndEvent?.(sk, CA_EVENT.LOSS);
+  }
+  sk.sndCwnd = 1;
+  sk.sndCwndCnt = 0;
+  sk.retransOut = 0;
+  sk.lostOut = 0;
+  for (let skb = sk.rtxQueue.peek(); skb !== null; skb = skb.next) {
+    const cb = TCP_SKB_CB(skb);
+    cb.sacked &= ~TCPCB.SACKED_RETRANS;
+    if (cb.sacked & TCPCB.SACKED_ACKED) continue;
+    cb.sacked |= TCPCB.LOST;
+    sk.lostOut++;
+  }
+  sk.dupAcks = 0;
+  sk.tlpHighSeq = null;
+  tcpSetCaState(sk, TCP_CA.Loss);
+  sk.highSeq = sk.sndNxt;
+}
+
+/**
+ * `tcp_retransmit_timer`: RFC 6298 5.4–5.6: "Retransmit the earliest segment that has not been
+ * acknowledged", "The host MUST set RTO <- RTO * 2 ("back off the timer")", "Start the
+ * retransmission timer".
+ */
+export function tcpRetransmitTimer(sk: TcpSock): void {
+  const head = sk.rtxQueue.peek();
+  if (head === null) return;
+  const tn = tcpNet(sk.net);
+  if (tcpWriteTimeout(sk)) return;
+  tn.mib.TcpExtTCPTimeouts++;
+  tcpEnterLoss(sk);
+  TCP_SKB_CB(head).sacked &= ~TCPCB.SACKED_RETRANS;
+  if (tcpRetransmitSkb(sk, head) === 0) sk.lostOut = Math.max(0, sk.lostOut);
+  sk.retransmits++;
+  sk.backoff++;
+  sk.rto = Math.min(sk.rto * 2, TCP_RTO_MAX);
+  tcpResetXmitTimer(sk, ICSK_TIME.RETRANS, sk.rto);
+}
+
+/**
+ * `tcp_probe_timer`: the peer's window is zero and we have data; RFC 9293 3.8.6.1: "The
+ * transmitting host SHOULD send the first zero-window probe when a zero window has existed for
+ * the retransmission timeout period … and SHOULD increase exponentially the interval between
+ * successive probes."
+ */
+export function tcpProbeTimer(sk: TcpSock): void {
+  if (sk.packetsOut > 0 || sk.writeQueue.isEmpty()) {
+    sk.probesOut = 0;
+    sk.backoff = 0;
+    return;
+  }
+  const tn = tcpNet(sk.net);
+  const maxProbes = tn.sysctl.retries2.value;
+  if (
+    sk.probesOut >= maxProbes ||
+    (sk.userTimeout > 0 && sk.probesOut > 0 && sk.net.clock.now() - sk.rcvTstamp >= sk.userTimeout)
+  ) {
+    tn.mib.TcpExtTCPAbortOnTimeout++;
+    tcpWriteErr(sk);
+    return;
+  }
+  // The window may have opened without us hearing: try sending first.
+  if (sk.sndWnd > 0) {
+    tcpWriteXmit(sk);
+    if (sk.packetsOut > 0) return;
+  }
+  tcpSendProbe0(sk);
+  sk.probesOut++;
+  sk.backoff++;
+  tcpResetXmitTimer(
+    sk,
+    ICSK_TIME.PROBE0,
+    Math.min(sk.rto << Math.min(sk.backoff, 10), TCP_RTO_MAX),
+  );
+}
+
+/** `tcp_check_probe_timer`: arms the probe timer when data waits on a zero window. */
+export function tcpCheckProbeTimer(sk: TcpSock): void {
+  if (
+    sk.packetsOut === 0 &&
+    !sk.writeQueue.isEmpty() &&
+    !tcpXmitTimerPending(sk, ICSK_TIME.PROBE0)
+  ) {
+    tcpResetXmitTimer(sk, ICSK_TIME.PROBE0, sk.rto);
+  }
+}
+
+/** `keepalive_time_when`, ms. */
+function keepaliveTime(sk: TcpSock): number {
+  return (sk.keepaliveTime || tcpNet(sk.net).sysctl.keepaliveTime.value) * 1000;
+}
+
+/** `inet_csk_reset_keepalive_timer`. */
+export function tcpResetKeepaliveTimer(sk: TcpSock, ms: number): void {
+  if (sk.keepaliveTimer === null)
+    sk.keepaliveTimer = sk.net.createTimer(() => tcpKeepaliveTimer(sk));
+  sk.keepaliveTimer.arm(ms);
+}
+
+/** `tcp_set_keepalive`: SO_KEEPALIVE turned on or off. */
+export function tcpSetKeepalive(sk: TcpSock, on: boolean): void {
+  sk.keepalive = on;
+  if (on && sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN)
+    tcpResetKeepaliveTimer(sk, keepaliveTime(sk));
+  else if (!on && sk.state !== TCP_FIN_WAIT2) sk.keepaliveTimer?.cancel();
+}
+
+/**
+ * `tcp_keepalive_timer`: reaps an orphan in FIN_WAIT2 after `linger2`/`tcp_fin_timeout`, and
+ * sends keepalive probes (RFC 1122 4.2.3.6) after `tcp_keepalive_time` idle, resetting the
+ * connection after `tcp_keepalive_probes` unanswered ones.
+ */
+export function tcpKeepaliveTimer(sk: TcpSock): void {
+  const tn = tcpNet(sk.net);
+  if (sk.state === TCP_FIN_WAIT2 && sk.dead) {
+    // What is left of the FIN_WAIT2 timeout is spent as a mini-sock.
+    tcpTimeWait(sk, TCP_FIN_WAIT2, TCP_TIMEWAIT_LEN);
+    return;
+  }
+  if (
+    !sk.keepalive ||
+    sk.state === TCP_CLOSE ||
+    sk.state === TCP_LISTEN ||
+    sk.state === TCP_SYN_SENT
+  )
+    return;
+  if (sk.packetsOut > 0 || !sk.writeQueue.isEmpty()) {
+    tcpResetKeepaliveTimer(sk, keepaliveTime(sk));
+    return;
+  }
+  const now = sk.net.clock.now();
+  const idle = now - sk.rcvTstamp;
+  const intvl = (sk.keepaliveIntvl || tn.sysctl.keepaliveIntvl.value) * 1000;
+  const probes = sk.keepaliveProbes || tn.sysctl.keepaliveProbes.value;
+  if (idle >= keepaliveTime(sk)) {
+    if (
+      (sk.userTimeout > 0 && idle >= sk.userTimeout && sk.probesOut > 0) ||
+      (sk.userTimeout === 0 && sk.probesOut >= probes)
+    ) {
+      tcpSendActiveReset(sk);
+      sk.err = ERRNO.ETIMEDOUT;
+      tn.mib.TcpExtTCPAbortOnTimeout++;
+      tcpDone(sk);
+      return;
+    }
+    tn.mib.TcpExtTCPKeepAlive++;
+    tcpWriteWakeup(sk);
+    sk.probesOut++;
+    tcpResetKeepaliveTimer(sk, intvl);
+    return;
+  }
+  tcpResetKeepaliveTimer(sk, keepaliveTime(sk) - idle);
+}
