@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   commandEffects,
@@ -16,10 +15,9 @@ import {
 } from "../src/packetdrill/flags.js";
 import { parseScript } from "../src/packetdrill/parser.js";
 import { parseShellCommand } from "../src/packetdrill/shell.js";
+import { packetdrillDir } from "./conformance.js";
 
-const README = fileURLToPath(
-  new URL("../../../../shared/conformance/packetdrill/README.md", import.meta.url),
-);
+const README = `${packetdrillDir() ?? "(no shared/conformance/packetdrill)"}/README.md`;
 
 /** A restore script's name: literal shell text with `${…}` in it. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: literal shell text from a script

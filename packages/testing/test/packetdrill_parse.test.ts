@@ -1,6 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type {
   CodeEvent,
@@ -15,6 +14,7 @@ import { TcpFlag } from "../src/packetdrill/ast.js";
 import { resolveFlags } from "../src/packetdrill/flags.js";
 import { formatScript } from "../src/packetdrill/format.js";
 import { parseScript } from "../src/packetdrill/parser.js";
+import { packetdrillDir } from "./conformance.js";
 
 /** The cleanup command of slow-start-after-idle.pkt: literal shell text with `${…}` in it. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: literal shell text from the script
@@ -23,7 +23,7 @@ const RESTORE = "/tmp/sysctl_restore_${PPID}.sh";
 /** The conformance scripts live outside the repository; a checkout without them skips. */
 const TCP_DIR =
   process.env.PACKETDRILL_TCP_DIR ??
-  fileURLToPath(new URL("../../../../shared/conformance/packetdrill/tcp", import.meta.url));
+  `${packetdrillDir() ?? "(no shared/conformance/packetdrill)"}/tcp`;
 const HAVE_SCRIPTS = existsSync(TCP_DIR);
 if (!HAVE_SCRIPTS) {
   console.warn(

@@ -1,6 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ScriptEvent, TimeSpec } from "../src/packetdrill/ast.js";
@@ -14,10 +13,11 @@ import {
   timingError,
   toleranceFor,
 } from "../src/packetdrill/time.js";
+import { packetdrillDir } from "./conformance.js";
 
 const TCP_DIR =
   process.env.PACKETDRILL_TCP_DIR ??
-  fileURLToPath(new URL("../../../../shared/conformance/packetdrill/tcp", import.meta.url));
+  `${packetdrillDir() ?? "(no shared/conformance/packetdrill)"}/tcp`;
 const HAVE_SCRIPTS = existsSync(TCP_DIR);
 if (!HAVE_SCRIPTS) {
   console.warn(`packetdrill_time: skipping whole-script timing: ${TCP_DIR} does not exist`);
