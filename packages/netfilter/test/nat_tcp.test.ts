@@ -1,7 +1,7 @@
 import { type Stack, VirtualClock } from "@skbuff/core";
 import { icmp } from "@skbuff/icmp";
 import { ipv4 } from "@skbuff/ipv4";
-import { POLL, TCP_SOCKET_API, type TcpSocketHandle, tcp } from "@skbuff/tcp";
+import { POLL, TCP_SOCKET_API, type TcpSocketApi, type TcpSocketHandle, tcp } from "@skbuff/tcp";
 import { type ThreeStacks, type TwoStacks, threeStacks, twoStacks } from "@skbuff/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { netfilter, rulesetOf } from "../src/index.js";
@@ -34,7 +34,7 @@ afterEach(async () => {
   topo = null;
 });
 
-const sockets = (s: Stack) => s.container.resolve(TCP_SOCKET_API);
+const sockets = (s: Stack) => s.container.resolve<TcpSocketApi>(TCP_SOCKET_API);
 
 /** Advances the clock a millisecond at a time until `cond` holds (evaluated once per step). */
 function until(clock: VirtualClock, cond: () => boolean, what: string, limitMs = 5000): void {
@@ -69,22 +69,28 @@ function connect(stack: Stack, host: string, port: number, clock: VirtualClock):
   return c;
 }
 
+/** Calls `get` once per virtual millisecond until it returns something other than an errno. */
+function waitFor<T>(clock: VirtualClock, get: () => T | number, what: string, limitMs = 5000): T {
+  for (let t = 0; t <= limitMs; t += 1) {
+    const r = get();
+    if (typeof r !== "number") return r;
+    clock.advanceSync(1);
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
 function accept(l: TcpSocketHandle, clock: VirtualClock): TcpSocketHandle {
-  let child: TcpSocketHandle | number = -11;
-  until(clock, () => typeof (child = l.accept()) !== "number", "accept");
-  return child as TcpSocketHandle;
+  return waitFor(clock, () => l.accept(), "accept");
 }
 
 function exchange(a: TcpSocketHandle, b: TcpSocketHandle, clock: VirtualClock): void {
   const msg = new TextEncoder().encode("hello through the router");
   expect(a.write(msg)).toBe(msg.length);
-  let got: Uint8Array | number = -11;
-  until(clock, () => typeof (got = b.read(1024)) !== "number", "data at the server");
-  expect(new TextDecoder().decode(got as Uint8Array)).toBe("hello through the router");
+  const got = waitFor(clock, () => b.read(1024), "data at the server");
+  expect(new TextDecoder().decode(got)).toBe("hello through the router");
   expect(b.write(new TextEncoder().encode("and back"))).toBe(8);
-  let back: Uint8Array | number = -11;
-  until(clock, () => typeof (back = a.read(1024)) !== "number", "data at the client");
-  expect(new TextDecoder().decode(back as Uint8Array)).toBe("and back");
+  const back = waitFor(clock, () => a.read(1024), "data at the client");
+  expect(new TextDecoder().decode(back)).toBe("and back");
 }
 
 describe("NAT with real TCP connections", () => {
