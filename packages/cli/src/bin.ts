@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { runDemo } from "./demo.js";
+import { runPacketdrill } from "./packetdrill.js";
 import { runStack } from "./run.js";
 
 const program = new Command();
@@ -26,6 +27,21 @@ program
   .option("--network", "the file describes a network (hosts + links)")
   .action(async (config: string, opts: { network?: boolean }) => {
     await runStack(config, { network: opts.network ?? false });
+  });
+program
+  .command("packetdrill")
+  .description(
+    "run packetdrill scripts against a stack on the virtual clock; exit 0 only when all pass",
+  )
+  .usage("[--tolerance_usecs=N] [--strict_segments] [--verbose] [packetdrill flags] FILE...")
+  .allowUnknownOption(true)
+  .helpOption(false)
+  .argument(
+    "[args...]",
+    "packetdrill flags (--tolerance_usecs=N, --strict_segments, …) and scripts",
+  )
+  .action(async (args: string[]) => {
+    process.exitCode = await runPacketdrill(args);
   });
 program.parseAsync(process.argv).catch((error: unknown) => {
   const e = error as Error & { code?: string };

@@ -10,6 +10,7 @@
  * - `flags.ts` → {@link PacketdrillFlags}; `defaults.ts` → sysctl writes
  * - `time.ts` → {@link ScheduledTime} per event
  * - `format.ts` → text again
+ * - `runner/` → {@link runScript}: the script against a stack on the virtual clock; `skb packetdrill`
  * @packageDocumentation
  */
 
@@ -84,6 +85,24 @@ export {
   formatTime,
 } from "./format.js";
 export { type ParseOptions, parseScript } from "./parser.js";
+export {
+  type CliIo,
+  DEFAULT_LOCAL_IP,
+  DEFAULT_REMOTE_IP,
+  evalPy,
+  formatResult,
+  KNOWN_FAILING,
+  PyNameError,
+  type PyValue,
+  packetdrillMain,
+  REMOTE_ISN,
+  REMOTE_PORT,
+  runAsserts,
+  runScript,
+  runScriptFile,
+  type ScriptFailure,
+  type ScriptResult,
+} from "./runner/index.js";
 export { parseShellCommand } from "./shell.js";
 export { describeAt, PacketdrillParseError } from "./source.js";
 export {
