@@ -114,6 +114,7 @@ export {
   netGeneric,
   registerPernetId,
   Stack,
+  type StackNet,
 } from "./stack.js";
 export { Sysctl, type SysctlDef, type SysctlEntry, type SysctlType } from "./sysctl.js";
 export {

@@ -48,6 +48,13 @@ export interface CoreSysctls {
   readonly devWeightTx: SysctlEntry<number>;
 }
 
+/**
+ * The type of `stack.net`. Empty in core, which knows no protocol: @skbuff/tcp fills it in by
+ * declaration merging with its Node-style `net` API, so importing it types `stack.net`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: completed by @skbuff/tcp through declaration merging
+export interface StackNet {}
+
 let stackSeq = 0;
 let pernetIds = 0;
 
@@ -358,9 +365,12 @@ export class Stack {
     }
   }
 
-  /** A `net`-module-like API over this stack (needs the `tcp()` plugin). */
-  get net(): unknown {
-    return this.service(TOKENS.net, "tcp() (@skbuff/tcp)");
+  /**
+   * A `net`-module-like API over this stack (needs `tcp()` and its `netApi()`); typed once
+   * @skbuff/tcp is imported.
+   */
+  get net(): StackNet {
+    return this.service(TOKENS.net, "tcp() (@skbuff/tcp)") as StackNet;
   }
 
   /** A `dgram`-module-like API over this stack (needs the `udp()` plugin). */

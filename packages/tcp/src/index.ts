@@ -88,3 +88,6 @@ export * from "./wire/tcphdr.js";
 
 import { tcp } from "./plugin.js";
 export default tcp;
+
+// Node-style sockets over the socket API: `stack.net` (`netApi()`).
+export * from "./net/index.js";

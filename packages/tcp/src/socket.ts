@@ -321,6 +321,22 @@ export class TcpSocket implements TcpSocketHandle {
   }
 }
 
+/** `tcp_get_info_chrono_stats`: each chrono's time, the running one up to now, in µs. */
+function tcpGetInfoChronoStats(
+  sk: TcpSock,
+  now: number,
+): { tcpi_busy_time: number; tcpi_rwnd_limited: number; tcpi_sndbuf_limited: number } {
+  const stats = sk.chronoStat.map((ms, i) =>
+    Math.round((ms + (sk.chronoType === i + 1 ? now - sk.chronoStart : 0)) * 1000),
+  );
+  const [busy = 0, rwnd = 0, sndbuf = 0] = stats;
+  return {
+    tcpi_busy_time: busy + rwnd + sndbuf,
+    tcpi_rwnd_limited: rwnd,
+    tcpi_sndbuf_limited: sndbuf,
+  };
+}
+
 /** `tcp_get_info`. */
 export function tcpGetInfo(sk: TcpSock): TcpInfo {
   const now = sk.net.clock.now();
@@ -372,6 +388,7 @@ export function tcpGetInfo(sk: TcpSock): TcpInfo {
     tcpi_data_segs_out: sk.dataSegsOut,
     tcpi_notsent_bytes: sk.notSentBytes,
     tcpi_dsack_dups: sk.dsackDups,
+    ...tcpGetInfoChronoStats(sk, now),
   };
 }
 

@@ -191,6 +191,9 @@ export function tcpFinishConnect(sk: TcpSock): void {
   sk.ack.quick = 16;
   sk.ack.rcvMss = Math.min(sk.advmss, sk.mssCache);
   sk.rcvTstamp = sk.net.clock.now();
+  // tcp_finish_connect() / tcp_create_openreq_child(): "icsk->icsk_ack.lrcvtime = tcp_jiffies32",
+  // so tcpi_last_data_recv counts from the establishment until the first data arrives.
+  sk.lrcvtime = sk.net.clock.now();
   sk.caOps?.init?.(sk);
   tcpSndbufExpand(sk);
   if (sk.keepalive)
@@ -485,6 +488,9 @@ export function tcpSetNagle(sk: TcpSock, bit: number, on: boolean): void {
   else sk.nonagle &= ~bit;
   if ((bit === TCP_NAGLE.OFF && on) || (bit === TCP_NAGLE.CORK && !on)) {
     if (sk.state === TCP_ESTABLISHED || sk.state === TCP_CLOSE_WAIT)
-      tcpPush(sk, sk.nonagle | (on ? 0 : TCP_NAGLE.PUSH));
+      // __tcp_sock_set_nodelay(): "nonagle |= TCP_NAGLE_OFF|TCP_NAGLE_PUSH;
+      // tcp_push_pending_frames(sk);" — TCP_NAGLE_PUSH overrides a cork (tcp_nagle_test), so
+      // TCP_NODELAY on a corked socket sends what it held. Uncorking pushes too.
+      tcpPush(sk, sk.nonagle | TCP_NAGLE.PUSH);
   }
 }

@@ -21,7 +21,7 @@ import {
   tcpResetXmitTimer,
   tcpXmitTimerPending,
 } from "./tcp_timer.js";
-import { tcpSndbufExpand, tcpXmitRetransmitQueue } from "./tcp_write.js";
+import { TCP_CHRONO, tcpChronoStop, tcpSndbufExpand, tcpXmitRetransmitQueue } from "./tcp_write.js";
 import { TCP_FLAG } from "./wire/tcphdr.js";
 
 /** What one ACK did (`FLAG_*` of tcp_input.c). */
@@ -124,9 +124,13 @@ function tcpSacktag(sk: TcpSock, info: AckInfo, priorSndUna: number): number {
  * `tcp_clean_rtx_queue`: frees segments the ACK covers, takes an RTT sample (Karn: only from a
  * segment never retransmitted, or from the echoed timestamp, RFC 7323 4.1). Returns packets acked.
  */
-function tcpCleanRtxQueue(sk: TcpSock, info: AckInfo): { acked: number; rttUs: number } {
+function tcpCleanRtxQueue(
+  sk: TcpSock,
+  info: AckInfo,
+): { acked: number; delivered: number; rttUs: number } {
   const now = sk.net.clock.now();
   let acked = 0;
+  let delivered = 0;
   let seqRttMs = -1;
   for (let skb = sk.rtxQueue.peek(); skb !== null; skb = sk.rtxQueue.peek()) {
     const cb = TCP_SKB_CB(skb);
@@ -134,12 +138,15 @@ function tcpCleanRtxQueue(sk: TcpSock, info: AckInfo): { acked: number; rttUs: n
     sk.rtxQueue.unlink(skb);
     if (cb.sacked & TCPCB.SACKED_RETRANS) sk.retransOut--;
     if (cb.sacked & TCPCB.SACKED_ACKED) sk.sackedOut--;
+    else delivered++;
     if (cb.sacked & TCPCB.LOST) sk.lostOut--;
     if (!(cb.sacked & TCPCB.EVER_RETRANS)) seqRttMs = now - cb.when;
     sk.packetsOut--;
     acked++;
     consumeSkb(skb as SkBuff, sk.net);
   }
+  // tcp_clean_rtx_queue(): "if (!skb) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);"
+  if (sk.rtxQueue.isEmpty()) tcpChronoStop(sk, TCP_CHRONO.BUSY);
   sk.retransOut = Math.max(0, sk.retransOut);
   sk.sackedOut = Math.max(0, sk.sackedOut);
   sk.lostOut = Math.max(0, sk.lostOut);
@@ -149,7 +156,7 @@ function tcpCleanRtxQueue(sk: TcpSock, info: AckInfo): { acked: number; rttUs: n
     if (rttUs > TCP_RTO_MAX * 1000) rttUs = -1;
   }
   if (rttUs < 0 && seqRttMs >= 0) rttUs = Math.max(seqRttMs * 1000, 1);
-  return { acked, rttUs };
+  return { acked, delivered, rttUs };
 }
 
 /** `tcp_may_update_window` (RFC 9293 3.10.7.4 "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)"). */
@@ -319,12 +326,16 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
   }
   const unaAdvanced = after(ack, priorSndUna);
   let acked = 0;
+  // tp->delivered - prior_delivered: segments this ACK delivered, newly SACKed or cumulatively
+  // acknowledged without having been SACKed before (tcp_sacktag_one, tcp_clean_rtx_queue).
+  let delivered = newlySacked;
   if (unaAdvanced) {
     flag |= ACK_FLAG.SND_UNA_ADVANCED | ACK_FLAG.DATA_ACKED;
     sk.bytesAcked += (ack - priorSndUna) >>> 0;
     sk.sndUna = ack;
     const r = tcpCleanRtxQueue(sk, info);
     acked = r.acked;
+    delivered += r.delivered;
     if (r.rttUs > 0) tcpRttEstimator(sk, r.rttUs);
     sk.retransmits = 0;
     sk.backoff = 0;
@@ -357,7 +368,10 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
     (sk.caState === TCP_CA.Open || sk.caState === TCP_CA.Loss || sk.caState === TCP_CA.Disorder)
   ) {
     const cwnd = sk.sndCwnd;
-    sk.caOps.congAvoid(sk, ack, acked);
+    // tcp_cong_control(sk, ack, delivered, …) → tcp_cong_avoid(sk, ack, acked_sacked): cwnd grows
+    // by what this ACK delivered, not by segments SACKed earlier, so the ACK that ends fast
+    // recovery leaves cwnd at ssthresh (tcp_end_cwnd_reduction) instead of growing it again.
+    sk.caOps.congAvoid(sk, ack, delivered);
     // tcp_new_space → tcp_should_expand_sndbuf: a larger window deserves a larger buffer.
     if (sk.sndCwnd > cwnd) tcpSndbufExpand(sk);
   }

@@ -62,4 +62,10 @@ export interface TcpInfo {
   readonly tcpi_data_segs_out: number;
   readonly tcpi_notsent_bytes: number;
   readonly tcpi_dsack_dups: number;
+  /** µs the socket had data to send (busy + rwnd- + sndbuf-limited), `tcp_chrono_*`. */
+  readonly tcpi_busy_time: number;
+  /** µs it was limited by the peer's window. */
+  readonly tcpi_rwnd_limited: number;
+  /** µs it was limited by the send buffer. */
+  readonly tcpi_sndbuf_limited: number;
 }

@@ -22,13 +22,7 @@ import {
   tcpTimeWait,
 } from "./tcp.js";
 import { type AckInfo, tcpAck } from "./tcp_ack.js";
-import {
-  tcpPmtu,
-  tcpSendAck,
-  tcpSendActiveReset,
-  tcpSendSynack,
-  tcpSyncMss,
-} from "./tcp_output.js";
+import { tcpPmtu, tcpSendAck, tcpSendSynack, tcpSyncMss } from "./tcp_output.js";
 import {
   tcpAckSndCheck,
   tcpDataQueue,
@@ -450,11 +444,12 @@ export function tcpRcvStateProcess(sk: TcpSock, skb: SkBuff): number {
         dataLen > 0 &&
         after(cb.endSeq - (cb.tcpFlags & TCP_FLAG.FIN ? 1 : 0), sk.rcvNxt)
       ) {
+        // tcp_rcv_state_process(): "tcp_reset(sk, skb); return 1;" — the caller answers the
+        // segment with a reset (RFC 9293 3.10.7: <SEQ=SEG.ACK><CTL=RST> when it carries an ACK).
         tn.mib.TcpExtTCPAbortOnData++;
-        tcpSendActiveReset(sk);
         tcpDone(sk);
-        kfreeSkb(skb, SkbDropReason.TCP_CLOSE, sk.net);
-        return 0;
+        skb.dropReason = SkbDropReason.TCP_CLOSE;
+        return 1;
       }
       break;
     default:

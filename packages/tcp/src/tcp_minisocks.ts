@@ -18,8 +18,9 @@ import {
 import type { Rtable } from "@skbuff/ipv4";
 import { tcpNet } from "./netns.js";
 import { TCP_TIMEWAIT_LEN, tcpInitSock, tcpSetState } from "./tcp.js";
-import { type SegOptions, tcpRcvStateProcess } from "./tcp_input.js";
-import { tcpSendRaw, tcpSyncMss, tcpSynOptions, tcpTimeStamp } from "./tcp_output.js";
+import { tcpRttEstimator } from "./tcp_ack.js";
+import { type SegOptions, tcpParseSegOptions, tcpRcvStateProcess } from "./tcp_input.js";
+import { TCP_RTO_MAX, tcpSendRaw, tcpSyncMss, tcpSynOptions, tcpTimeStamp } from "./tcp_output.js";
 import { TCP_SKB_CB, TcpSock } from "./tcp_sock.js";
 import {
   after,
@@ -188,6 +189,8 @@ export class RequestSock extends SockCommon {
   tsRecent = 0;
   rcvWnd = 65535;
   numRetrans = 0;
+  /** When the first SYN-ACK went out (`snt_synack`, ms), -1 before. */
+  sntSynack = -1;
   timer: Timer | null = null;
   /** The route towards the peer. */
   dstRoute: Rtable | null = null;
@@ -230,6 +233,8 @@ export function reqskQueueClose(listener: TcpSock): void {
 /** `tcp_v4_send_synack`: the SYN-ACK of a request sock (or a cookie's, without one kept). */
 export function tcpV4SendSynack(req: RequestSock, tsval?: number): void {
   const net = req.net;
+  // tcp_make_synack(): "Timestamp first SYNACK".
+  if (req.sntSynack < 0) req.sntSynack = net.clock.now();
   tcpSendRaw(
     net,
     {
@@ -375,6 +380,24 @@ export function tcpCheckReq(req: RequestSock, skb: SkBuff): number {
   return tcpCompleteHandshake(listener, req, skb, () => reqskDrop(req));
 }
 
+/**
+ * `tcp_synack_rtt_meas`: the handshake's RTT sample seeds srtt and the RTO of the child (RFC 6298
+ * 2.2: "When the first RTT measurement R is made, the host MUST set SRTT <- R, RTTVAR <- R/2,
+ * RTO <- SRTT + max (G, K*RTTVAR)"): the time since the first SYN-ACK when it was not
+ * retransmitted (Karn), else the echoed timestamp, as `tcp_ack_update_rtt(sk, FLAG_SYN_ACKED, …)`.
+ */
+function tcpSynackRttMeas(sk: TcpSock, req: RequestSock, skb: SkBuff): void {
+  const now = sk.net.clock.now();
+  let rttUs = -1;
+  if (req.numRetrans === 0 && req.sntSynack >= 0) rttUs = (now - req.sntSynack) * 1000;
+  if (rttUs < 0 && sk.rxOpt.tstampOk) {
+    const ecr = tcpParseSegOptions(skb).ts?.ecr ?? 0;
+    if (ecr !== 0) rttUs = (((Math.floor(now) >>> 0) - ecr) >>> 0) * 1000;
+  }
+  if (rttUs < 0 || rttUs > TCP_RTO_MAX * 1000) return;
+  tcpRttEstimator(sk, Math.max(rttUs, 1));
+}
+
 /** Makes the child for `req` and hands it the ACK; shared by request socks and cookies. */
 export function tcpCompleteHandshake(
   listener: TcpSock,
@@ -394,6 +417,7 @@ export function tcpCompleteHandshake(
   }
   onDone();
   const child = tcpCreateOpenreqChild(req, skb);
+  tcpSynackRttMeas(child, req, skb);
   const rst = tcpRcvStateProcess(child, skb);
   if (rst) {
     tcpSetState(child, TCP_CLOSE);

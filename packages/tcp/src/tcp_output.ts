@@ -23,6 +23,7 @@ import {
   TCP_FLAG,
   TCPHDR,
   type TcpOption,
+  type TcpRepr,
   tcpEmit,
   tcpHeaderLen,
 } from "./wire/tcphdr.js";
@@ -62,7 +63,18 @@ export interface SegmentSpec {
  * checksum to the device: `CHECKSUM_PARTIAL`, the field seeded with the pseudo-header sum.
  */
 export function tcpBuildSegment(spec: SegmentSpec, saddr: number, daddr: number): SkBuff {
-  const repr = { ...spec, srcPort: spec.sport, dstPort: spec.dport, urgent: 0 };
+  // An explicit literal, not a spread: one object shape, and no copy of `sport`/`dport`.
+  const repr: TcpRepr = {
+    srcPort: spec.sport,
+    dstPort: spec.dport,
+    seq: spec.seq,
+    ack: spec.ack,
+    flags: spec.flags,
+    window: spec.window,
+    urgent: 0,
+    options: spec.options,
+    payload: spec.payload,
+  };
   const hlen = tcpHeaderLen(repr);
   const len = hlen + spec.payload.length;
   const skb = allocSkb(MAX_TCP_HEADER + len);

@@ -23,7 +23,7 @@ import {
   TCP_SYN_RECV,
   TCP_TIME_WAIT,
 } from "./tcp_states.js";
-import { tcpPush } from "./tcp_write.js";
+import { TCP_CHRONO, tcpChronoStop, tcpPush } from "./tcp_write.js";
 import { TCP_FLAG, tcpDoff } from "./wire/tcphdr.js";
 
 /** `TCP_MAX_QUICKACKS`. */
@@ -245,5 +245,13 @@ export function tcpAckSndCheck(sk: TcpSock): void {
 /** `tcp_data_snd_check`: send what the ACK made room for. */
 export function tcpDataSndCheck(sk: TcpSock): void {
   if (!sk.writeQueue.isEmpty()) tcpPush(sk);
-  if (sk.sndbuf - ((sk.writeSeq - sk.sndUna) >>> 0) > 0) skWake(sk, POLL.OUT | POLL.WRNORM);
+  const queued = (sk.writeSeq - sk.sndUna) >>> 0;
+  // tcp_check_space → sk_stream_write_space: once a third of the buffer is free
+  // (sk_stream_wspace >= sk_stream_min_wspace) SOCK_NOSPACE is cleared, ending the
+  // sndbuf-limited chrono.
+  if (sk.nospace && sk.sndbuf - queued >= queued >> 1) {
+    sk.nospace = false;
+    tcpChronoStop(sk, TCP_CHRONO.SNDBUF_LIMITED);
+  }
+  if (sk.sndbuf - queued > 0) skWake(sk, POLL.OUT | POLL.WRNORM);
 }

@@ -10,7 +10,7 @@ import { TCP_CA } from "./congestion.js";
 import { tcpNet } from "./netns.js";
 import { TCP_RTO_MIN, TCP_TIMEOUT_INIT } from "./tcp_output.js";
 import { TCP_SKB_CB, type TcpSock } from "./tcp_sock.js";
-import { after, before, TCP_ESTABLISHED } from "./tcp_states.js";
+import { after, before } from "./tcp_states.js";
 import { ICSK_TIME, tcpResetXmitTimer } from "./tcp_timer.js";
 import { tcpRetransmitSkb, tcpWriteXmit } from "./tcp_write.js";
 
@@ -31,7 +31,9 @@ function tcpRtoDelta(sk: TcpSock): number {
  */
 export function tcpScheduleLossProbe(sk: TcpSock): boolean {
   const tn = tcpNet(sk.net);
-  if (tn.sysctl.earlyRetrans.value < 3 || sk.state !== TCP_ESTABLISHED) return false;
+  // No state check: Linux probes in any state with data in flight ("SACK capable connections
+  // not in loss recovery"), so a FIN left unacknowledged after close() gets a probe too.
+  if (tn.sysctl.earlyRetrans.value < 3) return false;
   if (sk.packetsOut === 0 || !sk.rxOpt.sackOk || sk.caState !== TCP_CA.Open) return false;
   if (sk.tlpHighSeq !== null) return false;
   let timeout: number;

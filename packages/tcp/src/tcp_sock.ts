@@ -121,6 +121,12 @@ export class TcpSock extends Sock implements TcpCcSock {
   maxWindow = 0;
   writeSeq = 0;
   pushedSeq = 0;
+  /** `SOCK_NOSPACE`: a write found the send buffer full and waits for room. */
+  nospace = false;
+  /** `chrono_type`, `chrono_start` (ms) and `chrono_stat[]` (ms per TCP_CHRONO, see tcp_write). */
+  chronoType = 0;
+  chronoStart = 0;
+  readonly chronoStat = [0, 0, 0];
   /** Initial sequence numbers. */
   iss = 0;
   irs = 0;

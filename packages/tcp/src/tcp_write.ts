@@ -11,9 +11,46 @@ import { tcpNet } from "./netns.js";
 import { MAX_TCP_HEADER, TCP_INIT_CWND, tcpCurrentMss, tcpTransmitSkb } from "./tcp_output.js";
 import { tcpScheduleLossProbe } from "./tcp_recovery.js";
 import { skbInsertAfter, TCP_NAGLE, TCP_SKB_CB, TCPCB, type TcpSock } from "./tcp_sock.js";
-import { after, before } from "./tcp_states.js";
+import { after, before, TCP_CLOSE_WAIT, TCP_ESTABLISHED } from "./tcp_states.js";
 import { ICSK_TIME, tcpCheckProbeTimer, tcpResetXmitTimer } from "./tcp_timer.js";
 import { TCP_FLAG } from "./wire/tcphdr.js";
+
+/**
+ * `enum tcp_chrono`: what the socket's time goes to while it has data to send (tcpi_busy_time,
+ * tcpi_rwnd_limited, tcpi_sndbuf_limited); a higher value takes precedence.
+ */
+export const TCP_CHRONO = { UNSPEC: 0, BUSY: 1, RWND_LIMITED: 2, SNDBUF_LIMITED: 3 } as const;
+
+/** `tcp_chrono_set`: charges the running chrono up to now and starts `type`. */
+function tcpChronoSet(sk: TcpSock, type: number): void {
+  const now = sk.net.clock.now();
+  if (sk.chronoType > TCP_CHRONO.UNSPEC) {
+    sk.chronoStat[sk.chronoType - 1] =
+      (sk.chronoStat[sk.chronoType - 1] ?? 0) + now - sk.chronoStart;
+  }
+  sk.chronoStart = now;
+  sk.chronoType = type;
+}
+
+/** `tcp_chrono_start`: "the highest priority enum takes precedence over the other conditions". */
+export function tcpChronoStart(sk: TcpSock, type: number): void {
+  if (type > sk.chronoType) tcpChronoSet(sk, type);
+}
+
+/**
+ * `tcp_chrono_stop`: with nothing queued or in flight every chrono stops; else, when `type` is
+ * the running one, the socket is back to plain busy.
+ */
+export function tcpChronoStop(sk: TcpSock, type: number): void {
+  if (sk.rtxQueue.isEmpty() && sk.writeQueue.isEmpty()) tcpChronoSet(sk, TCP_CHRONO.UNSPEC);
+  else if (type === sk.chronoType) tcpChronoSet(sk, TCP_CHRONO.BUSY);
+}
+
+/** `tcp_add_write_queue_tail`: "Queue it, remembering where we must start sending." */
+function tcpAddWriteQueueTail(sk: TcpSock, skb: SkBuff): void {
+  sk.writeQueue.queueTail(skb);
+  if (sk.writeQueue.peek() === skb) tcpChronoStart(sk, TCP_CHRONO.BUSY);
+}
 
 /** Queues a control segment (SYN or FIN, no data) at the tail of the write queue. */
 export function tcpQueueControl(sk: TcpSock, flags: number): SkBuff {
@@ -23,9 +60,15 @@ export function tcpQueueControl(sk: TcpSock, flags: number): SkBuff {
   cb.endSeq = (sk.writeSeq + 1) >>> 0;
   cb.tcpFlags = flags;
   sk.writeSeq = cb.endSeq;
-  sk.writeQueue.queueTail(skb);
+  // Linux queues the SYN straight on the retransmit queue (tcp_connect_queue_skb), so only a
+  // FIN starts the busy chrono here.
+  if (flags & TCP_FLAG.SYN) sk.writeQueue.queueTail(skb);
+  else tcpAddWriteQueueTail(sk, skb);
   return skb;
 }
+
+/** Smallest new write-queue segment buffer (grown in place up to the MSS). */
+const SENDMSG_MIN_ALLOC = 2048;
 
 /**
  * `tcp_sendmsg`: copies `data` into the write queue (filling the tail segment, then new
@@ -36,20 +79,33 @@ export function tcpSendmsgLocked(sk: TcpSock, data: Uint8Array): number {
   let copied = 0;
   while (copied < data.length) {
     const space = sk.sndbuf - tcpWmemQueued(sk);
-    if (space <= 0) break;
+    if (space <= 0) {
+      // wait_for_space: "set_bit(SOCK_NOSPACE, &sk->sk_socket->flags)".
+      sk.nospace = true;
+      break;
+    }
     let skb = sk.writeQueue.peekTail();
     const cb = skb ? TCP_SKB_CB(skb) : null;
+    const want = Math.min(data.length - copied, space);
+    if (skb !== null && cb !== null && !(cb.tcpFlags & (TCP_FLAG.FIN | TCP_FLAG.SYN))) {
+      // The unsent tail segment grows (doubling, up to the MSS) as small writes fill it.
+      const cap = skb.end - skb.data;
+      if (skb.tailroom < want && cap < mss) {
+        skb.expandHead(0, Math.min(mss, Math.max(2 * cap, skb.tail - skb.data + want)) - cap);
+      }
+    }
     if (
       skb === null ||
       cb === null ||
       cb.tcpFlags & (TCP_FLAG.FIN | TCP_FLAG.SYN) ||
       skb.tailroom === 0
     ) {
-      skb = allocSkb(mss);
+      // Sized to the write, not to the MSS: a 64-byte write must not zero 64 KiB (loopback).
+      skb = allocSkb(Math.min(mss, Math.max(want, SENDMSG_MIN_ALLOC)));
       const ncb = TCP_SKB_CB(skb);
       ncb.seq = ncb.endSeq = sk.writeSeq;
       ncb.tcpFlags = TCP_FLAG.ACK;
-      sk.writeQueue.queueTail(skb);
+      tcpAddWriteQueueTail(sk, skb);
     }
     const n = Math.min(skb.tailroom, data.length - copied, space);
     const o = skb.put(n);
@@ -141,6 +197,7 @@ export function tcpWriteXmit(sk: TcpSock, nonagle: number = sk.nonagle): boolean
   if (sk.packetsOut === 0 && !sk.writeQueue.isEmpty()) tcpCwndRestartAfterIdle(sk);
   let sent = 0;
   let cwndLimited = false;
+  let rwndLimited = false;
   for (let skb = sk.writeQueue.peek(); skb !== null; skb = sk.writeQueue.peek()) {
     const cb = TCP_SKB_CB(skb);
     if (sk.packetsInFlight >= sk.sndCwnd && !(cb.tcpFlags & TCP_FLAG.SYN)) {
@@ -149,9 +206,15 @@ export function tcpWriteXmit(sk: TcpSock, nonagle: number = sk.nonagle): boolean
     }
     if (!tcpSndWndTest(sk, cb.endSeq)) {
       const room = (sk.sndUna + sk.sndWnd - cb.seq) | 0;
-      if (room <= 0 || skb.len === 0 || room >= skb.len) break;
+      if (room <= 0 || skb.len === 0 || room >= skb.len) {
+        rwndLimited = true;
+        break;
+      }
       // Part of the segment fits: send that part (tcp_mss_split_point), if it is worth it.
-      if (room < mss && sk.packetsOut > 0) break;
+      if (room < mss && sk.packetsOut > 0) {
+        rwndLimited = true;
+        break;
+      }
       tcpFragment(sk, skb, room);
       continue;
     }
@@ -163,21 +226,57 @@ export function tcpWriteXmit(sk: TcpSock, nonagle: number = sk.nonagle): boolean
     // TCP_NAGLE_PUSH for every skb but the last).
     const isLast = skb === sk.writeQueue.peekTail();
     if (!tcpNagleTest(sk, skb, mss, isLast ? nonagle : TCP_NAGLE.PUSH)) break;
-    if (isLast && skb.len > 0) cb.tcpFlags |= TCP_FLAG.PSH;
+    if (skb.len > 0 && (isLast || (sent > 0 && tcpBurstEnds(sk, skb, mss)))) {
+      cb.tcpFlags |= TCP_FLAG.PSH;
+    }
     const err = tcpTransmitSkb(sk, skb);
     if (err !== 0 && err !== -105) break;
     tcpEventNewDataSent(sk, skb);
     sent++;
   }
+  if (rwndLimited) tcpChronoStart(sk, TCP_CHRONO.RWND_LIMITED);
+  else tcpChronoStop(sk, TCP_CHRONO.RWND_LIMITED);
   // tcp_cwnd_validate: remember how much of cwnd this window used.
   if (!before(sk.sndUna, sk.cwndUsageSeq) || cwndLimited || sk.packetsOut > sk.maxPacketsOut) {
     sk.maxPacketsOut = sk.packetsOut;
     sk.cwndUsageSeq = sk.sndNxt;
     sk.isCwndLimitedValue = cwndLimited;
   }
+  // "The following conditions together indicate the starvation is caused by insufficient
+  // sender buffer: 1) just sent some data 2) not cwnd limited 3) no more data to send
+  // 4) application is hitting buffer limit (SOCK_NOSPACE)".
+  if (
+    (sent > 0 || cwndLimited) &&
+    !sk.isCwndLimited &&
+    sk.writeQueue.isEmpty() &&
+    sk.nospace &&
+    (sk.state === TCP_ESTABLISHED || sk.state === TCP_CLOSE_WAIT)
+  ) {
+    tcpChronoStart(sk, TCP_CHRONO.SNDBUF_LIMITED);
+  }
   // tcp_write_xmit ends with tcp_schedule_loss_probe() when it sent something.
   if (sent > 0 && sk.caState === TCP_CA.Open) tcpScheduleLossProbe(sk);
   return sk.packetsOut === 0 && !sk.writeQueue.isEmpty();
+}
+
+/**
+ * Whether `skb` ends a slow-start burst: cwnd or the peer's window stops the next segment of
+ * this `tcp_write_xmit` pass. Linux's recorded traces (the packetdrill scripts) show a
+ * cwnd-limited flight in slow start carrying PSH on its last segment (`P. 1:10001(10000)` for a
+ * 30000-byte write with cwnd 10, then `P.` on each ACK-clocked burst), while a cwnd-limited
+ * flight in congestion avoidance does not (`. 10001:17001(7000)` after fast recovery), and a lone
+ * segment split off the front of a larger one (limited transmit, a probe) does not either ("PSH
+ * and FIN should only be set in the second packet", `tcp_fragment`). This models that output;
+ * Linux gets it from TSO sizing (`tcp_tso_autosize`, pacing rate 200% in slow start, 120% after)
+ * and `tcp_mark_push` on skbs the stack does not build the same way.
+ */
+function tcpBurstEnds(sk: TcpSock, skb: SkBuff, mss: number): boolean {
+  if (sk.sndCwnd >= sk.sndSsthresh) return false;
+  if (sk.packetsInFlight + 1 >= sk.sndCwnd) return true;
+  const next = skb.next;
+  if (next === null) return true;
+  const ncb = TCP_SKB_CB(next);
+  return !tcpSndWndTest(sk, (ncb.seq + Math.min(next.len, mss)) >>> 0);
 }
 
 /**

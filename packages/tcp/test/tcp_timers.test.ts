@@ -371,6 +371,30 @@ describe("sending", () => {
     expectSeg(h.nextPacket(0), c.iss + 1, 30);
   });
 
+  it("coalesces 1 000 corked 7-byte writes into full-sized segments (the tail segment grows to the MSS)", async () => {
+    h = await tcpHarness();
+    const c = activeOpen();
+    c.s.setsockopt(IPPROTO_TCP_LEVEL, TCP_OPT.CORK, 1);
+    const data = new Uint8Array(7);
+    for (let i = 0; i < 1000; i++) {
+      data.fill(i & 0xff);
+      expect(c.s.write(data)).toBe(7);
+    }
+    // Full-sized segments leave while corked (as in Linux); the 1 208-byte rest waits.
+    expect(h.pending).toBe(4);
+    c.s.setsockopt(IPPROTO_TCP_LEVEL, TCP_OPT.CORK, 0);
+    // 7 000 bytes at MSS 1448: four full segments and a 1 208-byte tail, bytes in order.
+    const mss = c.s.tcpInfo().tcpi_snd_mss;
+    expect(mss).toBe(1448);
+    const got: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const v = tcpOf(h.nextPacket(0));
+      expect(v.payload.length).toBe(k < 4 ? mss : 7000 - 4 * mss);
+      got.push(...v.payload);
+    }
+    expect(got.every((b, i) => b === (Math.floor(i / 7) & 0xff))).toBe(true);
+  });
+
   it("grows the send buffer to two initial windows of true-sized segments once connected", async () => {
     h = await tcpHarness();
     const c = activeOpen();

@@ -111,3 +111,8 @@ export function netApi(): Plugin {
     },
   });
 }
+
+declare module "@skbuff/core" {
+  /** `stack.net` is the {@link NetApi} once @skbuff/tcp is imported. */
+  interface StackNet extends NetApi {}
+}
