@@ -20,6 +20,7 @@ export { ipForward, ipForwardFinish } from "./ip_forward.js";
 export {
   type ExpiryEntry,
   type InetPeer,
+  type IpFragEntry,
   type IpFragQueue,
   type IpFragState,
   ipDefrag,

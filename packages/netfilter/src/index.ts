@@ -36,7 +36,9 @@ export {
 } from "./builder.js";
 export * from "./conntrack/index.js";
 export {
+  type CChain,
   type Compiled,
+  type CTable,
   NFT_BREAK,
   NFT_CONTINUE,
   NFT_GOTO,

@@ -20,7 +20,7 @@ export { keyedHash, secureTcpSeq, TCP_RENO_FALLBACK, TcpNet, tcpNet } from "./ne
 export { TCP_PLUGIN, TCP_SOCKET_API, type TcpOptions, tcp } from "./plugin.js";
 export { TcpSocket, TcpSocketApiImpl, tcpGetInfo } from "./socket.js";
 export * from "./socket_api.js";
-export { cookieV4Check, cookieV4InitSequence, MSSTAB } from "./syncookies.js";
+export { cookieV4Check, cookieV4InitSequence, type FourTuple, MSSTAB } from "./syncookies.js";
 export { registerTcpSysctls, type TcpSysctls } from "./sysctl.js";
 export {
   RCV_SHUTDOWN,
@@ -43,6 +43,7 @@ export {
   CUBIC_DEFAULTS,
   type CubicParams,
   createCubic,
+  HYSTART,
   tcpCubic,
 } from "./tcp_cubic.js";
 export { TCPI_OPT, type TcpInfo } from "./tcp_info.js";
@@ -74,7 +75,14 @@ export {
   tcpTransmitSkb,
 } from "./tcp_output.js";
 export { tcpScheduleLossProbe, tcpSendLossProbe } from "./tcp_recovery.js";
-export { TCP_SKB_CB, TCPCB, TcpOptionsReceived, type TcpSkbCb, TcpSock } from "./tcp_sock.js";
+export {
+  IcskAck,
+  TCP_SKB_CB,
+  TCPCB,
+  TcpOptionsReceived,
+  type TcpSkbCb,
+  TcpSock,
+} from "./tcp_sock.js";
 export * from "./tcp_states.js";
 export { ICSK_TIME, tcpKeepaliveTimer, tcpProbeTimer, tcpRetransmitTimer } from "./tcp_timer.js";
 export {

@@ -13,8 +13,16 @@ export {
   registerConntrack,
 } from "./api.js";
 export { ctinfo2dir, nfCtGet } from "./core.js";
-export { NF_CONNTRACK_MAX_DEFAULT, NfConntrackMib } from "./netns.js";
-export { IPS, IPS_NAT_MASK, NfConn, TCP_CONNTRACK, TCP_CONNTRACK_NAMES } from "./nf_conn.js";
+export { NetnsConntrack, NF_CONNTRACK_MAX_DEFAULT, NfConntrackMib } from "./netns.js";
+export {
+  IPS,
+  IPS_NAT_MASK,
+  NfConn,
+  TCP_CONNTRACK,
+  TCP_CONNTRACK_NAMES,
+  type TcpConntrackState,
+} from "./nf_conn.js";
+export { NfConntrackTable } from "./table.js";
 export {
   IP_CT_DIR,
   type IpCtDir,

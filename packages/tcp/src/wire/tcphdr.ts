@@ -187,7 +187,7 @@ export type TcpOption =
   /** Any other kind, with its data (the bytes after kind and length). */
   | { readonly kind: "unknown"; readonly type: number; readonly data: Uint8Array };
 
-/** The name of an option's kind, as {@link tcpOptionKinds} lists them: `mss`, `nop`, … */
+/** The name of an option's kind: `mss`, `nop`, … */
 export type TcpOptionName = TcpOption["kind"] | `opt-${number}`;
 
 /**
