@@ -38,6 +38,7 @@ export * from "./conntrack/index.js";
 export {
   type CChain,
   type Compiled,
+  type CRule,
   type CTable,
   NFT_BREAK,
   NFT_CONTINUE,

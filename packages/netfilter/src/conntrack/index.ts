@@ -13,7 +13,12 @@ export {
   registerConntrack,
 } from "./api.js";
 export { ctinfo2dir, nfCtGet } from "./core.js";
-export { NetnsConntrack, NF_CONNTRACK_MAX_DEFAULT, NfConntrackMib } from "./netns.js";
+export {
+  NetnsConntrack,
+  NF_CONNTRACK_MAX_DEFAULT,
+  NfConntrackMib,
+  type NfConntrackSysctls,
+} from "./netns.js";
 export {
   IPS,
   IPS_NAT_MASK,
@@ -22,7 +27,7 @@ export {
   TCP_CONNTRACK_NAMES,
   type TcpConntrackState,
 } from "./nf_conn.js";
-export { NfConntrackTable } from "./table.js";
+export { NF_CT_EVICTION_RANGE, NfConntrackTable, type NfConntrackTupleHash } from "./table.js";
 export {
   IP_CT_DIR,
   type IpCtDir,
