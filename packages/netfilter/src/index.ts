@@ -38,6 +38,7 @@ export * from "./conntrack/index.js";
 export {
   type CChain,
   type Compiled,
+  type Counter,
   type CRule,
   type CTable,
   NFT_BREAK,
@@ -45,6 +46,7 @@ export {
   NFT_GOTO,
   NFT_JUMP,
   NFT_RETURN,
+  type Step,
 } from "./engine/compile.js";
 export {
   createRuleset,
