@@ -46,6 +46,7 @@ export {
   NFT_GOTO,
   NFT_JUMP,
   NFT_RETURN,
+  type Pkt,
   type Step,
 } from "./engine/compile.js";
 export {
