@@ -4,9 +4,18 @@
  * @see net/ipv4/af_inet.c inet_init(), net/ipv4/tcp_ipv4.c tcp_sk_init()
  * @packageDocumentation
  */
-import { definePlugin, IPPROTO_TCP, type Plugin, parseOptions, token, z } from "@skbuff/core";
+import {
+  definePlugin,
+  IPPROTO_TCP,
+  type Plugin,
+  parseOptions,
+  TOKENS,
+  token,
+  z,
+} from "@skbuff/core";
 import { TCP_CONGESTION_OPS } from "./congestion.js";
 import { TcpMib } from "./mib.js";
+import { createNetApi } from "./net/net.js";
 import { TcpNet, tcpNet } from "./netns.js";
 import { TcpSocketApiImpl } from "./socket.js";
 import type { TcpSocketApi } from "./socket_api.js";
@@ -62,7 +71,10 @@ export function tcp(options: TcpOptions = {}): Plugin {
       ctx.container.register(TCP_CONGESTION_OPS, { useValue: tcpReno });
       ctx.container.register(TCP_CONGESTION_OPS, { useValue: tcpCubic });
       ctx.inetAddProtocol({ protocol: IPPROTO_TCP, handler: tcpV4Rcv, errHandler: tcpV4Err });
-      ctx.provide(TCP_SOCKET_API, new TcpSocketApiImpl(net));
+      const sockets = new TcpSocketApiImpl(net);
+      ctx.provide(TCP_SOCKET_API, sockets);
+      // stack.net: Node's net module over these sockets (DESIGN's `stack.net.createServer`).
+      ctx.provide(TOKENS.net, createNetApi(net, sockets));
       ctx.onClose(() => {
         const t = tcpNet(net);
         for (const sk of [...t.socks]) tcpDestroySock(sk);

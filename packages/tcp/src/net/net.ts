@@ -99,8 +99,9 @@ export function createNetApi(stack: { readonly clock: Clock }, api: TcpSocketApi
 }
 
 /**
- * The plugin that provides `stack.net` (`TOKENS.net`) over the socket API that `tcp()` provides
- * under `TCP_SOCKET_API`. It requires `skbuff:tcp`.
+ * `tcp()` already provides `stack.net`; this plugin provides it again (a fresh `NetApi` over the
+ * same sockets) for code written when it was separate. Listing it is harmless. It requires
+ * `skbuff:tcp`.
  */
 export function netApi(): Plugin {
   return definePlugin({
