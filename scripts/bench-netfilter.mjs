@@ -37,27 +37,11 @@ import {
   VirtualClock,
 } from "../packages/core/dist/index.js";
 import { ipSendCheck, ipv4 } from "../packages/ipv4/dist/index.js";
+import { benchArgs, timeIt } from "./bench-lib.mjs";
 
-const args = new Set(process.argv.slice(2));
-const json = args.has("--json");
-const quick = args.has("--quick");
+const { json, quick, out } = benchArgs();
 const N = quick ? 200_000 : 2_000_000;
 const results = [];
-const out = (line) => {
-  if (!json) console.log(line);
-};
-
-function timeIt(fn, n) {
-  fn(Math.min(n, 50_000)); // warm up
-  const runs = [];
-  for (let r = 0; r < 5; r++) {
-    const t0 = process.hrtime.bigint();
-    fn(n);
-    runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  runs.sort((a, b) => a - b);
-  return n / runs[0]; // per second, best of 5
-}
 
 // --- the packet ----------------------------------------------------------------------------------
 const IPPROTO_TCP = 6;

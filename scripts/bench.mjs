@@ -21,27 +21,11 @@ import {
 import { icmp } from "../packages/icmp/dist/index.js";
 import { ipSendCheck, ipv4 } from "../packages/ipv4/dist/index.js";
 import { loopback } from "../packages/loopback/dist/index.js";
+import { benchArgs, timeIt } from "./bench-lib.mjs";
 
-const args = new Set(process.argv.slice(2));
-const json = args.has("--json");
-const quick = args.has("--quick");
+const { json, quick, out } = benchArgs();
 const N = quick ? 200_000 : 2_000_000;
 const results = [];
-const out = (line) => {
-  if (!json) console.log(line);
-};
-
-function timeIt(fn, n) {
-  fn(Math.min(n, 50_000)); // warm up
-  const best = [];
-  for (let r = 0; r < 5; r++) {
-    const t0 = process.hrtime.bigint();
-    fn(n);
-    best.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  best.sort((a, b) => a - b);
-  return n / best[0]; // per second, best of 5
-}
 
 // A 64-byte IPv4 packet to 192.0.2.1, protocol 253 (experimental).
 const PROTO = 253;

@@ -5,7 +5,9 @@
  * @see include/net/netfilter/nf_conntrack_tuple.h, net/netfilter/nf_conntrack_core.c
  * @packageDocumentation
  */
+
 import { getU16, getU32 } from "@skbuff/core";
+import { ICMP_TYPE } from "@skbuff/icmp";
 
 /** IP protocol numbers conntrack knows. */
 export const IPPROTO_ICMP = 1;
@@ -32,22 +34,8 @@ export interface NfConntrackTuple {
   readonly dport: number;
 }
 
-/** ICMP types (RFC 792) conntrack treats specially. */
-export const ICMP = {
-  ECHOREPLY: 0,
-  DEST_UNREACH: 3,
-  SOURCE_QUENCH: 4,
-  REDIRECT: 5,
-  ECHO: 8,
-  TIME_EXCEEDED: 11,
-  PARAMETERPROB: 12,
-  TIMESTAMP: 13,
-  TIMESTAMPREPLY: 14,
-  INFO_REQUEST: 15,
-  INFO_REPLY: 16,
-  ADDRESS: 17,
-  ADDRESSREPLY: 18,
-} as const;
+/** ICMP types (RFC 792), as @skbuff/icmp names them. */
+export const ICMP = ICMP_TYPE;
 
 /**
  * `invmap` of nf_conntrack_proto_icmp.c: the reply type of each query type, +1 so that 0 means
