@@ -209,11 +209,12 @@ export const netifReceiveSkb = traceable(
       try {
         ret = pt.func(mine, dev, pt);
       } catch (error) {
-        // The handler owned the skb and failed mid-way: account for it and go on.
+        // The handler owned the skb and failed mid-way: account for it and go on (unless it had
+        // already freed it: then only the error is reported).
         if (tp.handlerError.hasSubscribers) {
           tp.handlerError.publish({ stack: net, error, handler: pt });
         }
-        kfreeSkb(mine, SkbDropReason.HANDLER_EXCEPTION, net);
+        if (!mine.freed) kfreeSkb(mine, SkbDropReason.HANDLER_EXCEPTION, net);
         ret = NET_RX_DROP;
       }
     }

@@ -181,6 +181,8 @@ export class SkBuff {
   nfct: object | null;
   /** How the packet relates to its connection (`enum ip_conntrack_info`), with `nfct`. */
   nfctinfo: number;
+  /** Set once the skb was freed or consumed ({@link SkBuff.release}); it must not be used after. */
+  freed: boolean;
   /** This skb is, or has been, cloned: `head` may be shared (see {@link SkBuff.isShared}). */
   cloned: boolean;
   /** Shared with clones. */
@@ -222,6 +224,7 @@ export class SkBuff {
     this.skbIif = 0;
     this.nfct = null;
     this.nfctinfo = 0;
+    this.freed = false;
     this.cloned = false;
     this.shinfo = null;
   }
@@ -523,6 +526,7 @@ export class SkBuff {
    * @see net/core/skbuff.c skb_release_data()
    */
   release(): void {
+    this.freed = true;
     const sh = this.shinfo;
     if (sh === null) this.shinfo = FREED;
     else if (sh.dataref > 0) sh.dataref--;

@@ -6,6 +6,7 @@ import {
   devQueueXmit,
   ETH_P_ALL,
   ETH_P_IP,
+  kfreeSkb,
   type NapiStruct,
   NET_RX_DROP,
   NET_RX_SUCCESS,
@@ -320,6 +321,21 @@ describe("netifReceiveSkb", () => {
     expect(got).toHaveLength(2);
     expect(first.dropReason).toBe(SkbDropReason.HANDLER_EXCEPTION);
     expect(stack.dropReasons()).toEqual({ HANDLER_EXCEPTION: 1 });
+  });
+
+  it("does not free a packet twice when its handler freed it and then threw", async () => {
+    const clock = manualClock();
+    const { stack, dev } = await rig(clock);
+    ipHandler(stack, (skb) => {
+      kfreeSkb(skb, SkbDropReason.IP_CSUM, stack);
+      throw new Error("bug after the free");
+    });
+    const skb = rxPacket(dev);
+    netifRx(skb);
+    clock.advanceSync(0);
+    expect(skb.freed).toBe(true);
+    expect(skb.dropReason).toBe(SkbDropReason.IP_CSUM);
+    expect(stack.dropReasons()).toEqual({ IP_CSUM: 1 });
   });
 
   it("drops a packet of an unknown ethertype with UNHANDLED_PROTO and counts rx_nohandler", async () => {
