@@ -15,23 +15,13 @@
 import { createHash } from "node:crypto";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { createStack, type Stack, VirtualClock } from "@skbuff/core";
-import { icmp } from "@skbuff/icmp";
-import { ipv4 } from "@skbuff/ipv4";
-import { loopback } from "@skbuff/loopback";
-import { type Harness, ipv4Packet, tcpSegment, twoStacks } from "@skbuff/testing";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  TCP_CLOSE,
-  TCP_ESTABLISHED,
-  TCP_SOCKET_API,
-  type TcpSocketApi,
-  type TcpSocketHandle,
-  tcp,
-  tcpNet,
-} from "../src/index.js";
+import { VirtualClock } from "@skbuff/core";
+import { type Harness, ipv4Packet, tcpSegment } from "@skbuff/testing";
+import { describe, expect, it } from "vitest";
+import { TCP_CLOSE, TCP_ESTABLISHED, type TcpSocketHandle, tcpNet } from "../src/index.js";
 import { api, tcpHarness, tcpOf } from "./helpers.js";
 import { bytes, pump } from "./pump.js";
+import { apiOf, connectPair, loopStack, track, useStacks, vethPair } from "./stacks.js";
 
 const MiB = 1 << 20;
 
@@ -43,72 +33,7 @@ function heapAfterGc(): number {
   gc();
   return process.memoryUsage().heapUsed;
 }
-const closers: (() => Promise<void>)[] = [];
-const stacksSeen: Stack[] = [];
-afterEach(async () => {
-  for (const st of stacksSeen.splice(0)) expect(st.dropReasons().HANDLER_EXCEPTION ?? 0).toBe(0);
-  for (const c of closers.splice(0)) await c();
-});
-
-function apiOf(s: Stack): TcpSocketApi {
-  return s.container.resolve(TCP_SOCKET_API);
-}
-
-function virtualClock(): VirtualClock {
-  return new VirtualClock({
-    autoAdvance: false,
-    onError: (e) => {
-      throw e;
-    },
-  });
-}
-
-async function loopStack(): Promise<{ stack: Stack; clock: VirtualClock }> {
-  const clock = virtualClock();
-  const stack = await createStack({
-    name: "lo-host",
-    clock,
-    devices: [loopback()],
-    plugins: [ipv4(), icmp(), tcp()],
-  });
-  closers.push(() => stack.close());
-  stacksSeen.push(stack);
-  return { stack, clock };
-}
-
-async function vethPair(netem?: string): Promise<{ a: Stack; b: Stack; clock: VirtualClock }> {
-  const clock = virtualClock();
-  const t = await twoStacks({
-    plugins: [ipv4(), icmp(), tcp()],
-    clock,
-    ...(netem ? { netem } : {}),
-  });
-  closers.push(() => t.close());
-  stacksSeen.push(t.a, t.b);
-  return { a: t.a, b: t.b, clock };
-}
-
-function connectPair(
-  clock: VirtualClock,
-  cs: Stack,
-  ss: Stack,
-  addr: string,
-): { client: TcpSocketHandle; server: TcpSocketHandle } {
-  const listener = apiOf(ss).socket();
-  expect(listener.bind("0.0.0.0", 5000)).toBe(0);
-  expect(listener.listen(16)).toBe(0);
-  const client = apiOf(cs).socket();
-  client.connect(addr, 5000);
-  let server: TcpSocketHandle | number = -1;
-  pump(
-    clock,
-    () => typeof server === "object" && client.state === TCP_ESTABLISHED,
-    () => {
-      if (typeof server === "number") server = listener.accept();
-    },
-  );
-  return { client, server: server as unknown as TcpSocketHandle };
-}
+useStacks();
 
 /**
  * Streams `total` bytes (a repeated 1 MiB pattern, written in 1 MiB chunks) from `tx` to `rx`,
@@ -304,8 +229,7 @@ describe("SYN flood", () => {
       "net.ipv4.tcp_syncookies": 1,
       "net.ipv4.tcp_max_syn_backlog": BACKLOG,
     });
-    closers.push(() => h.close());
-    stacksSeen.push(h.stack);
+    track(h.stack, () => h.close());
     const l = api(h).socket();
     expect(l.bind("0.0.0.0", 80)).toBe(0);
     expect(l.listen(BACKLOG)).toBe(0);

@@ -1,93 +1,18 @@
-import { createStack, ERRNO, type Stack, VirtualClock } from "@skbuff/core";
-import { icmp } from "@skbuff/icmp";
-import { ipv4 } from "@skbuff/ipv4";
-import { loopback } from "@skbuff/loopback";
-import { twoStacks } from "@skbuff/testing";
-import { afterEach, describe, expect, it } from "vitest";
+import { ERRNO } from "@skbuff/core";
+import { describe, expect, it } from "vitest";
 import {
   POLL,
   SO,
   SOL_SOCKET,
   TCP_CLOSE,
   TCP_ESTABLISHED,
-  TCP_SOCKET_API,
-  type TcpSocketApi,
-  type TcpSocketHandle,
   TcpTimewaitSock,
-  tcp,
   tcpNet,
 } from "../src/index.js";
 import { bytes, drain, pump, sha256, transfer } from "./pump.js";
+import { apiOf, connectPair, loopStack, useStacks, vethPair } from "./stacks.js";
 
-const closers: (() => Promise<void>)[] = [];
-/** Stacks of the current test: none may have had a handler throw. */
-const stacksSeen: Stack[] = [];
-afterEach(async () => {
-  for (const st of stacksSeen.splice(0)) expect(st.dropReasons().HANDLER_EXCEPTION ?? 0).toBe(0);
-  for (const c of closers.splice(0)) await c();
-});
-
-function apiOf(s: Stack): TcpSocketApi {
-  return s.container.resolve(TCP_SOCKET_API);
-}
-
-async function loopStack(): Promise<{ stack: Stack; clock: VirtualClock }> {
-  const clock = new VirtualClock({
-    autoAdvance: false,
-    onError: (e) => {
-      throw e;
-    },
-  });
-  const stack = await createStack({
-    name: "lo-host",
-    clock,
-    devices: [loopback()],
-    plugins: [ipv4(), icmp(), tcp()],
-  });
-  closers.push(() => stack.close());
-  stacksSeen.push(stack);
-  return { stack, clock };
-}
-
-async function vethPair(netem?: string): Promise<{ a: Stack; b: Stack; clock: VirtualClock }> {
-  const clock = new VirtualClock({
-    autoAdvance: false,
-    onError: (e) => {
-      throw e;
-    },
-  });
-  const t = await twoStacks({
-    plugins: [ipv4(), icmp(), tcp()],
-    clock,
-    ...(netem ? { netem } : {}),
-  });
-  closers.push(() => t.close());
-  stacksSeen.push(t.a, t.b);
-  return { a: t.a, b: t.b, clock };
-}
-
-/** A connected pair: `client` on `cs` to a listener on `ss` port 5000; returns both ends. */
-function connectPair(
-  clock: VirtualClock,
-  cs: Stack,
-  ss: Stack,
-  addr: string,
-): { client: TcpSocketHandle; server: TcpSocketHandle; listener: TcpSocketHandle } {
-  const listener = apiOf(ss).socket();
-  expect(listener.bind("0.0.0.0", 5000)).toBe(0);
-  expect(listener.listen(16)).toBe(0);
-  const client = apiOf(cs).socket();
-  expect(client.connect(addr, 5000)).toBe(-ERRNO.EINPROGRESS);
-  let server: TcpSocketHandle | number = -ERRNO.EAGAIN;
-  pump(
-    clock,
-    () => typeof server === "object" && client.state === TCP_ESTABLISHED,
-    () => {
-      if (typeof server === "number") server = listener.accept();
-    },
-  );
-  return { client, server: server as unknown as TcpSocketHandle, listener };
-}
+useStacks();
 
 describe("over loopback", () => {
   it("connects, and the client becomes writable", async () => {
