@@ -26,6 +26,12 @@ const gc = vm.runInNewContext("gc");
 
 const args = new Set(process.argv.slice(2));
 const json = args.has("--json");
+// --only=bulk,veth,rr,conn,heap runs just those rows (for profiling one path).
+const only = [...args]
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
+const want = (name) => !only || only.includes(name);
 const quick = args.has("--quick");
 const MiB = 1 << 20;
 const BULK = quick ? 128 * MiB : 1024 * MiB;
@@ -390,14 +396,14 @@ out(
 out("ratio = skbuff / node (for heap: skbuff bytes / node JS-heap bytes; lower is better)");
 out("");
 
-{
+if (want("bulk")) {
   const env = await skbLoop();
   const nodeB = await nodeBulk(BULK);
   const skbB = skbBulk(env, BULK);
   row(`bulk ${BULK / MiB} MiB, 64 KiB writes, loopback`, "MiB/s", nodeB, skbB, "≥ 2× node");
   await env.close();
 }
-{
+if (want("veth")) {
   const env = await skbVeth();
   const nodeB = await nodeBulk(BULK_VETH);
   const skbB = skbBulk(env, BULK_VETH);
@@ -410,7 +416,7 @@ out("");
   );
   await env.close();
 }
-{
+if (want("rr")) {
   const env = await skbLoop();
   // Warm both up first (JIT), then measure.
   await nodeRoundTrips(RR / 4);
@@ -420,7 +426,7 @@ out("");
   row(`64 B request/response, ${RR} round trips`, "rt/s", nodeR, skbR, "≥ 5× node");
   await env.close();
 }
-{
+if (want("conn")) {
   const env = await skbLoop();
   // Warm both up first (JIT), then measure from a fresh listener.
   await nodeConnections(1000);
@@ -436,7 +442,7 @@ out("");
   );
   await env.close();
 }
-{
+if (want("heap")) {
   const env = await skbLoop();
   const skbH = skbIdleHeap(env, IDLE);
   await env.close();

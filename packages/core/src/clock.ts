@@ -302,49 +302,118 @@ class RealTimer implements Timer {
 // ---------------------------------------------------------------------------------------------
 // VirtualClock
 
-/** Binary min-heap of virtual timers keyed by (expiry, arming sequence); each knows its index. */
+/**
+ * Binary min-heap of virtual timers, ordered by (expiry, arming sequence), with lazy re-arming
+ * as `mod_timer()` on a timer wheel is cheap: TCP moves its retransmit and delayed-ACK timers on
+ * nearly every segment, almost always later.
+ *
+ * Each timer has its true key (`expiresAt`, `seq`) and the key the heap placed it by (`key`,
+ * `keySeq`). The heap key is never later than the true key. Moving a timer later only updates
+ * the true key; when the stale entry reaches the top it is re-placed under its true key. Moving
+ * it earlier sifts it up at once. Cancelling only marks it (NaN expiry); the dead entry is dropped
+ * when it reaches the top, or all dead entries at once when they outnumber the live ones. Hence
+ * the top, once settled ({@link TimerHeap.peek}), is the live timer with the least true key,
+ * and timers fire in exactly the order an eager heap would fire them.
+ */
 class TimerHeap {
   readonly #items: VirtualTimer[] = [];
   #seq = 0;
+  /** Armed timers (entries minus the cancelled ones still in `#items`). */
+  #armed = 0;
 
+  /** How many timers are armed. */
   get size(): number {
-    return this.#items.length;
+    return this.#armed;
   }
 
+  /** The armed timer due first (least expiry, then earliest arming), or undefined. */
   peek(): VirtualTimer | undefined {
-    return this.#items[0];
+    const items = this.#items;
+    for (;;) {
+      const t = items[0];
+      if (t === undefined) return undefined;
+      if (Number.isNaN(t.expiresAt)) {
+        this.#removeTop(); // cancelled while queued
+      } else if (t.key !== t.expiresAt || t.keySeq !== t.seq) {
+        t.key = t.expiresAt; // re-armed later while queued: re-place under its true key
+        t.keySeq = t.seq;
+        this.#down(0);
+      } else {
+        return t;
+      }
+    }
   }
 
-  /** Insert `t`, or move it if pending, to fire at `expires` after every timer armed before. */
+  /** Arm `t` (again), to fire at `expires` after every timer armed before. */
   schedule(t: VirtualTimer, expires: number): void {
+    if (Number.isNaN(t.expiresAt)) this.#armed++;
+    const seq = this.#seq++;
     t.expiresAt = expires;
-    t.seq = this.#seq++;
+    t.seq = seq;
     if (t.heapIndex < 0) {
+      t.key = expires;
+      t.keySeq = seq;
       t.heapIndex = this.#items.length;
       this.#items.push(t);
       this.#up(t.heapIndex);
-    } else if (!this.#up(t.heapIndex)) {
-      this.#down(t.heapIndex);
+    } else if (expires < t.key) {
+      t.key = expires;
+      t.keySeq = seq;
+      this.#up(t.heapIndex);
     }
+    // Otherwise the entry's heap key is earlier than the new expiry: it stays where it is.
   }
 
-  /** Take `t` out; returns whether it was in. */
-  remove(t: VirtualTimer): boolean {
-    const i = t.heapIndex;
-    if (i < 0) return false;
-    const last = this.#items.pop()!;
-    if (last !== t) {
-      this.#items[i] = last;
-      last.heapIndex = i;
-      if (!this.#up(i)) this.#down(i);
-    }
-    t.heapIndex = -1;
+  /** Disarm `t`; returns whether it was armed. */
+  cancel(t: VirtualTimer): boolean {
+    if (Number.isNaN(t.expiresAt)) return false;
     t.expiresAt = Number.NaN;
+    this.#armed--;
+    const n = this.#items.length;
+    if (n > 64 && n > 2 * this.#armed) this.#compact();
     return true;
   }
 
+  /** Take out the top, which {@link TimerHeap.peek} just returned, and disarm it. */
+  take(t: VirtualTimer): void {
+    this.#removeTop();
+    t.expiresAt = Number.NaN;
+    this.#armed--;
+  }
+
+  #removeTop(): void {
+    const items = this.#items;
+    const top = items[0]!;
+    const last = items.pop()!;
+    top.heapIndex = -1;
+    if (last !== top) {
+      items[0] = last;
+      last.heapIndex = 0;
+      this.#down(0);
+    }
+  }
+
+  /** Drops every cancelled entry and re-places the rest under their true keys. */
+  #compact(): void {
+    const items = this.#items;
+    let n = 0;
+    for (let i = 0; i < items.length; i++) {
+      const t = items[i]!;
+      if (Number.isNaN(t.expiresAt)) {
+        t.heapIndex = -1;
+        continue;
+      }
+      t.key = t.expiresAt;
+      t.keySeq = t.seq;
+      t.heapIndex = n;
+      items[n++] = t;
+    }
+    items.length = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.#down(i);
+  }
+
   #less(a: VirtualTimer, b: VirtualTimer): boolean {
-    return a.expiresAt < b.expiresAt || (a.expiresAt === b.expiresAt && a.seq < b.seq);
+    return a.key < b.key || (a.key === b.key && a.keySeq < b.keySeq);
   }
 
   #place(t: VirtualTimer, i: number): void {
@@ -352,11 +421,9 @@ class TimerHeap {
     t.heapIndex = i;
   }
 
-  /** Sift up from `i`; returns whether the element moved. */
-  #up(i: number): boolean {
+  #up(i: number): void {
     const items = this.#items;
     const t = items[i]!;
-    const start = i;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = items[parent]!;
@@ -365,7 +432,6 @@ class TimerHeap {
       i = parent;
     }
     this.#place(t, i);
-    return i !== start;
   }
 
   #down(i: number): void {
@@ -395,11 +461,15 @@ interface VirtualTimerHost {
 
 /** A {@link Timer} in a {@link VirtualClock}'s heap. */
 class VirtualTimer implements Timer {
-  /** Heap key; NaN while not pending. */
+  /** When it fires; NaN while not pending. */
   expiresAt = Number.NaN;
   /** Arming sequence: breaks ties between equal expiries. */
   seq = 0;
-  /** Index in the heap, -1 while not pending. */
+  /** The expiry the heap placed it by: at most `expiresAt` (see {@link TimerHeap}). */
+  key = Number.NaN;
+  /** The arming sequence the heap placed it by. */
+  keySeq = 0;
+  /** Index in the heap, -1 while not in it (a cancelled timer may linger there). */
   heapIndex = -1;
 
   constructor(
@@ -408,7 +478,7 @@ class VirtualTimer implements Timer {
   ) {}
 
   get pending(): boolean {
-    return this.heapIndex >= 0;
+    return !Number.isNaN(this.expiresAt);
   }
 
   get expires(): number {
@@ -416,21 +486,26 @@ class VirtualTimer implements Timer {
   }
 
   arm(delayMs: number): void {
-    checkFinite("delayMs", delayMs);
-    this.armAt(this.host.now() + Math.max(0, delayMs));
+    if (!Number.isFinite(delayMs)) checkFinite("delayMs", delayMs);
+    const now = this.host.now();
+    this.#armAt(delayMs > 0 ? now + delayMs : now);
   }
 
   armAt(timeMs: number): void {
-    checkFinite("timeMs", timeMs);
-    const at = Math.max(timeMs, this.host.now()); // the past is now: time never runs backwards
+    if (!Number.isFinite(timeMs)) checkFinite("timeMs", timeMs);
+    const now = this.host.now();
+    this.#armAt(Math.max(timeMs, now)); // the past is now: time never runs backwards
+  }
+
+  #armAt(at: number): void {
     // mod_timer(): "if the timer is pending and expires unchanged, there is nothing to do".
-    if (this.heapIndex >= 0 && this.expiresAt === at) return;
+    if (this.expiresAt === at) return;
     this.host.heap.schedule(this, at);
     this.host.armed();
   }
 
   cancel(): boolean {
-    return this.host.heap.remove(this);
+    return this.host.heap.cancel(this);
   }
 }
 
@@ -438,7 +513,8 @@ class VirtualTimer implements Timer {
  * Discrete-event time for deterministic tests: `now()` moves only when the clock is advanced,
  * and timers fire in order of expiry, then of arming (re-arming counts as arming; re-arming a
  * pending timer to its current expiry changes nothing, as with `mod_timer()`). Timers live in a
- * binary min-heap, so arm, re-arm and cancel are O(log n).
+ * binary min-heap: arming is O(log n); moving a pending timer later and cancelling are O(1), the
+ * entry being re-placed (or dropped) lazily when it reaches the top, as `mod_timer()` is cheap.
  *
  * Deferred work runs before any timer, and time never moves while it runs. It is drained by
  * `advance*()` / `runUntilIdle*()`, and also from a `setImmediate`, so it runs even when nobody
@@ -535,7 +611,8 @@ export class VirtualClock implements Clock {
    * @throws RangeError when `ms` is negative or not finite.
    */
   advanceSync(ms: number): void {
-    checkDuration("ms", ms);
+    // Called once per event by drivers of the clock: validate without a call when it is fine.
+    if (!(ms >= 0 && ms < Number.POSITIVE_INFINITY)) checkDuration("ms", ms);
     const target = this.#now + ms;
     for (;;) {
       this.#drainSync();
@@ -632,7 +709,7 @@ export class VirtualClock implements Clock {
   /** Take the earliest timer out, move time to its expiry and run it. */
   #fire(t: VirtualTimer): void {
     const at = t.expiresAt;
-    this.#heap.remove(t);
+    this.#heap.take(t);
     if (at > this.#now) this.#now = at;
     runGuarded(t.callback, this.#onError);
   }

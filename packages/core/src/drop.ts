@@ -33,8 +33,13 @@ export function kfreeSkb(
     const d = ns.drops;
     d[reason] = (d[reason] ?? 0) + 1;
   }
-  if (tp.kfreeSkb.hasSubscribers) tp.kfreeSkb.publish({ skb, reason, stack: ns });
-  skb.release();
+  // A subscriber may keep the skb and read it later: its head then stays out of the pool.
+  if (tp.kfreeSkb.hasSubscribers) {
+    tp.kfreeSkb.publish({ skb, reason, stack: ns });
+    skb.release(false);
+  } else {
+    skb.release();
+  }
 }
 
 /**
@@ -42,6 +47,10 @@ export function kfreeSkb(
  * @see net/core/skbuff.c consume_skb()
  */
 export function consumeSkb(skb: SkBuff, net?: Stack | null): void {
-  if (tp.consumeSkb.hasSubscribers) tp.consumeSkb.publish({ skb, stack: netOf(skb, net) });
-  skb.release();
+  if (tp.consumeSkb.hasSubscribers) {
+    tp.consumeSkb.publish({ skb, stack: netOf(skb, net) });
+    skb.release(false);
+  } else {
+    skb.release();
+  }
 }

@@ -22,6 +22,7 @@
  * -1 instead, like `skb_pull` returning `NULL`.
  * @packageDocumentation
  */
+import { allocHead, freeHead } from "./head_alloc.js";
 
 /**
  * The device an skb arrived on or leaves through, as far as `SkBuff` needs to know it. The real
@@ -185,7 +186,12 @@ export class SkBuff {
   freed: boolean;
   /** This skb is, or has been, cloned: `head` may be shared (see {@link SkBuff.isShared}). */
   cloned: boolean;
-  /** Shared with clones. */
+  /**
+   * @internal `head` came from the head allocator (`allocSkb` and friends), so the last skb to
+   * let go of it may give it back for reuse. False for a head the caller passed to the
+   * constructor.
+   */
+  headFromPool: boolean;
   /** Shared info, made on the first clone (until then the bytes are ours alone). */
   private shinfo: SkbSharedInfo | null;
 
@@ -226,6 +232,7 @@ export class SkBuff {
     this.nfctinfo = 0;
     this.freed = false;
     this.cloned = false;
+    this.headFromPool = false;
     this.shinfo = null;
   }
 
@@ -451,6 +458,7 @@ export class SkBuff {
     n.end = this.end;
     if (this.shinfo === null || this.shinfo === FREED) this.shinfo = { dataref: 1 };
     n.shinfo = this.shinfo;
+    n.headFromPool = this.headFromPool;
     this.shinfo.dataref++;
     this.cloned = true;
     n.cloned = true;
@@ -467,6 +475,7 @@ export class SkBuff {
     const head = allocHead(this.end);
     head.set(this.head.subarray(0, this.tail));
     const n = new SkBuff(head);
+    n.headFromPool = true;
     this.copyHeader(n);
     n.data = this.data;
     n.tail = this.tail;
@@ -507,8 +516,9 @@ export class SkBuff {
     const size = nhead + this.end + ntail;
     const head = allocHead(size);
     head.set(this.head.subarray(0, this.tail), nhead);
-    this.release();
+    this.dropHead();
     this.head = head;
+    this.headFromPool = true;
     this.shinfo = null;
     this.cloned = false;
     this.data += nhead;
@@ -522,14 +532,33 @@ export class SkBuff {
 
   /**
    * Drops this skb's reference to `head` (called once, when the skb is freed). Clones sharing
-   * `head` see `dataref` go down and, once alone, may write it without copying.
+   * `head` see `dataref` go down and, once alone, may write it without copying. When this was
+   * the last reference, a big head goes back to the head pool for reuse (see `head_alloc.ts`):
+   * nobody may read or write the bytes of a freed skb.
    * @see net/core/skbuff.c skb_release_data()
+   * @param recycleHead - false keeps the head out of the pool even if this was its last user
+   *   (a free announced on a tracepoint, whose subscribers may still read the bytes)
    */
-  release(): void {
+  release(recycleHead = true): void {
     this.freed = true;
+    if (recycleHead) {
+      this.dropHead();
+      return;
+    }
     const sh = this.shinfo;
     if (sh === null) this.shinfo = FREED;
     else if (sh.dataref > 0) sh.dataref--;
+  }
+
+  /** Drops this skb's reference to `head`; the last one gives the memory back for reuse. */
+  private dropHead(): void {
+    const sh = this.shinfo;
+    if (sh === null) {
+      this.shinfo = FREED;
+      if (this.headFromPool) freeHead(this.head);
+    } else if (sh.dataref > 0 && --sh.dataref === 0 && this.headFromPool) {
+      freeHead(this.head);
+    }
   }
 
   /** Copies the metadata (everything but the buffer, the offsets into it and the list links). */
@@ -566,7 +595,9 @@ export class SkBuff {
  * @returns the skb; the caller owns it
  */
 export function allocSkb(size: number): SkBuff {
-  return new SkBuff(allocHead(size));
+  const skb = new SkBuff(allocHead(size));
+  skb.headFromPool = true;
+  return skb;
 }
 
 /**
@@ -578,6 +609,7 @@ export function allocSkb(size: number): SkBuff {
  */
 export function devAllocSkb(length: number): SkBuff {
   const skb = new SkBuff(allocHead(length + NET_SKB_PAD));
+  skb.headFromPool = true;
   skb.reserve(NET_SKB_PAD);
   return skb;
 }
@@ -591,34 +623,10 @@ export function devAllocSkb(length: number): SkBuff {
  */
 export function skbFromBytes(bytes: Uint8Array, headroom: number = NET_SKB_PAD): SkBuff {
   const skb = new SkBuff(allocHead(headroom + bytes.length));
+  skb.headFromPool = true;
   skb.reserve(headroom);
   skb.head.set(bytes, skb.put(bytes.length));
   return skb;
 }
 
-/** Heads up to this size are carved from a shared slab ({@link allocHead}). */
-export const PAGE_FRAG_MAX = 4096;
-const SLAB_SIZE = 32 * 1024;
-const FRAG_ALIGN = 64;
-let slab = new ArrayBuffer(SLAB_SIZE);
-let slabOffset = 0;
-
-/**
- * Allocates packet memory, like `page_frag_alloc`: small heads are carved from a 32 KiB slab
- * (a view on a shared `ArrayBuffer`, so no backing-store allocation per packet), bigger ones get
- * their own buffer. A slab is reclaimed by the garbage collector once no head carved from it is
- * alive, as a page is freed when its last fragment goes. Memory comes zeroed and is never
- * handed out twice.
- * @see mm/page_alloc.c page_frag_alloc()
- */
-export function allocHead(size: number): Uint8Array {
-  if (size > PAGE_FRAG_MAX) return new Uint8Array(size);
-  const need = (size + FRAG_ALIGN - 1) & ~(FRAG_ALIGN - 1);
-  if (slabOffset + need > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
-    slabOffset = 0;
-  }
-  const head = new Uint8Array(slab, slabOffset, size);
-  slabOffset += need;
-  return head;
-}
+export { allocHead, HEAD_POOL_MAX_BYTES, headPoolBytes, PAGE_FRAG_MAX } from "./head_alloc.js";

@@ -21,10 +21,14 @@ export const SOCK_RAW = 3;
 
 /** `struct sock_common`: the part shared with time-wait and request socks. */
 export class SockCommon {
-  /** Foreign IPv4 address (u32), `skc_daddr`. */
-  daddr = 0;
-  /** Bound local IPv4 address (u32), `skc_rcv_saddr`. */
-  rcvSaddr = 0;
+  /**
+   * The addresses, kept as int32 (`v | 0`) and read back as u32 through {@link SockCommon.daddr}
+   * and {@link SockCommon.rcvSaddr}: V8 holds an int32 inside the object, while a field that has
+   * ever held a u32 at or above 2^31 (any address from 128.0.0.0 up) costs every sock a boxed
+   * number.
+   */
+  private daddrI32 = 0;
+  private rcvSaddrI32 = 0;
   /** Foreign port, `skc_dport`. */
   dport = 0;
   /** Local port, `skc_num`. */
@@ -42,16 +46,38 @@ export class SockCommon {
   prot: Proto | null = null;
   /** The namespace, `skc_net`. */
   net: Stack;
+  /** Next sock in the same established-hash bucket (`skc_nulls_node`); set by the hash table. */
+  ehashNext: SockCommon | null = null;
+  /** Neighbours in the bind bucket of the local port (`skc_bind_node`); set by the hash table. */
+  bindNext: SockCommon | null = null;
+  bindPrev: SockCommon | null = null;
   constructor(net: Stack) {
     this.net = net;
+  }
+
+  /** Foreign IPv4 address (u32), `skc_daddr`. */
+  get daddr(): number {
+    return this.daddrI32 >>> 0;
+  }
+  set daddr(v: number) {
+    this.daddrI32 = v | 0;
+  }
+
+  /** Bound local IPv4 address (u32), `skc_rcv_saddr`. */
+  get rcvSaddr(): number {
+    return this.rcvSaddrI32 >>> 0;
+  }
+  set rcvSaddr(v: number) {
+    this.rcvSaddrI32 = v | 0;
   }
 }
 
 /** `struct sock`: a transport endpoint inside the stack. */
 export class Sock extends SockCommon {
-  readonly receiveQueue = new SkBuffHead();
-  readonly writeQueue = new SkBuffHead();
-  readonly errorQueue = new SkBuffHead();
+  /** The queues once made: each is created on first use, so an idle sock holds none. */
+  private receiveQueueHead: SkBuffHead | null = null;
+  private writeQueueHead: SkBuffHead | null = null;
+  private errorQueueHead: SkBuffHead | null = null;
   /** Input route cache, `sk_rx_dst`. */
   rxDst: DstEntry | null = null;
   /** Output route cache, `sk_dst_cache`. */
@@ -71,6 +97,24 @@ export class Sock extends SockCommon {
   mark = 0;
   /** IP TTL for packets sent (IP_TTL); -1 means the sysctl default. */
   ttl = -1;
+
+  /** Received data waiting for the application, `sk_receive_queue`. */
+  get receiveQueue(): SkBuffHead {
+    this.receiveQueueHead ??= new SkBuffHead();
+    return this.receiveQueueHead;
+  }
+
+  /** Data queued for sending, `sk_write_queue`. */
+  get writeQueue(): SkBuffHead {
+    this.writeQueueHead ??= new SkBuffHead();
+    return this.writeQueueHead;
+  }
+
+  /** Errors (ICMP, timestamps) for MSG_ERRQUEUE, `sk_error_queue`. */
+  get errorQueue(): SkBuffHead {
+    this.errorQueueHead ??= new SkBuffHead();
+    return this.errorQueueHead;
+  }
 }
 
 /** `socket_state`. */

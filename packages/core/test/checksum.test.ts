@@ -93,6 +93,71 @@ describe("csumPartial and csumFold", () => {
   });
 });
 
+describe("csumPartial's wide path", () => {
+  /** The simplest csum_partial: one word at a time, end-around carry per 32 KiB, as specified. */
+  function simplePartial(buf: Uint8Array, off: number, len: number, sum: number): number {
+    const evenEnd = off + len - (len & 1);
+    let i = off;
+    while (i < evenEnd) {
+      const chunkEnd = Math.min(evenEnd, i + 32768);
+      let acc = 0;
+      for (; i < chunkEnd; i += 2) acc += buf[i]! * 256 + buf[i + 1]!;
+      sum = csumAdd(sum, acc);
+    }
+    if (len & 1) sum = csumAdd(sum, buf[i]! * 256);
+    return sum;
+  }
+
+  it("gives exactly the word-at-a-time sum for any offset, length and view alignment", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3000, size: "max" }),
+        fc.nat({ max: 7 }),
+        fc.nat({ max: 3000 }),
+        fc.nat({ max: 3000 }),
+        fc.nat({ max: 0xffffffff }),
+        (bytes, viewOffset, a, b, seed) => {
+          // A view at any byte offset into its buffer, so the aligned reads start anywhere.
+          const backing = new Uint8Array(viewOffset + bytes.length + 5).fill(0xc3);
+          backing.set(bytes, viewOffset);
+          const view = backing.subarray(viewOffset, viewOffset + bytes.length);
+          const off = Math.min(a, view.length);
+          const len = Math.min(b, view.length - off);
+          return csumPartial(view, off, len, seed) === simplePartial(view, off, len, seed);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("gives exactly the word-at-a-time sum over long runs at every offset parity", () => {
+    const ones = new Uint8Array(200_001).fill(0xff);
+    const mixed = Uint8Array.from({ length: 200_001 }, (_, i) => (i * 37 + (i >> 8)) & 0xff);
+    for (const buf of [ones, mixed]) {
+      for (const off of [0, 1, 2, 3, 5]) {
+        for (const len of [64, 65, 1023, 32768, 32769, 65537, 199_990]) {
+          expect(csumPartial(buf, off, len)).toBe(simplePartial(buf, off, len, 0));
+        }
+      }
+    }
+  });
+
+  it("agrees with the folded reference over random TCP-sized segments at odd offsets", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1400, maxLength: 1600 }),
+        fc.nat({ max: 9 }),
+        (bytes, pad) => {
+          const buf = new Uint8Array(pad + bytes.length);
+          buf.set(bytes, pad);
+          return csumFold(csumPartial(buf, pad, bytes.length)) === referenceCsum(bytes);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
+
 describe("csumAdd and csumSub", () => {
   it("carries end-around at 32 bits", () => {
     expect(csumAdd(0xffffffff, 1)).toBe(1);
@@ -112,6 +177,18 @@ describe("csumAdd and csumSub", () => {
 });
 
 describe("ipFastCsum", () => {
+  it("equals the folded csumPartial over any 5 to 15 words at any offset", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 80, maxLength: 80 }),
+        fc.integer({ min: 5, max: 15 }),
+        fc.nat({ max: 19 }),
+        (bytes, ihl, off) =>
+          ipFastCsum(bytes, off, ihl) === csumFold(csumPartial(bytes, off, ihl * 4)),
+      ),
+    );
+  });
+
   it("returns 0 for the valid IPv4 header example", () => {
     expect(ipFastCsum(hex(IPV4_HEADER), 0, 5)).toBe(0);
   });

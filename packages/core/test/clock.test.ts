@@ -1,3 +1,5 @@
+import v8 from "node:v8";
+import vm from "node:vm";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { isClock, RealClock, type Timer, VirtualClock } from "../src/clock.js";
@@ -238,6 +240,13 @@ describe("VirtualClock time", () => {
     expect(clock.now()).toBe(10);
   });
 
+  it("refuses to advance by NaN or an infinite amount", () => {
+    const clock = manualClock(10);
+    expect(() => clock.advanceSync(Number.NaN)).toThrow(RangeError);
+    expect(() => clock.advanceSync(Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(clock.now()).toBe(10);
+  });
+
   it("runUntilIdleSync stops at the limit when a periodic timer keeps re-arming itself", () => {
     const clock = manualClock(100);
     const t = clock.createTimer(() => t.arm(1000));
@@ -421,18 +430,20 @@ describe("VirtualClock heap", () => {
     | { readonly kind: "armAt"; readonly timer: number; readonly at: number }
     | { readonly kind: "cancel"; readonly timer: number }
     | { readonly kind: "advance"; readonly ms: number };
-  const TIMERS = 8;
-  const timer = fc.integer({ min: 0, max: TIMERS - 1 });
-  const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant("arm"), timer, delay: fc.nat(40) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("armAt"), timer, at: fc.nat(200) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel"), timer }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant("advance"), ms: fc.nat(30) }) },
-  );
+  const opsFor = (TIMERS: number): fc.Arbitrary<Op> => {
+    const timer = fc.integer({ min: 0, max: TIMERS - 1 });
+    return fc.oneof(
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant("arm"), timer, delay: fc.nat(40) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant("armAt"), timer, at: fc.nat(200) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel"), timer }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("advance"), ms: fc.nat(30) }) },
+    );
+  };
 
-  it("fires random arm/cancel/re-arm sequences in the same order as a sorted model", () => {
+  /** Runs random operations on `TIMERS` timers against a sorted model, checking every step. */
+  const checkAgainstModel = (TIMERS: number, maxLength: number, numRuns?: number): void => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+      fc.property(fc.array(opsFor(TIMERS), { maxLength }), (ops) => {
         const clock = manualClock();
         const fired: [number, number][] = [];
         const timers = Array.from({ length: TIMERS }, (_, i) =>
@@ -478,8 +489,14 @@ describe("VirtualClock heap", () => {
               break;
           }
           expect(clock.pendingTimers).toBe(model.size);
+          const first = [...model.values()].reduce<number | undefined>(
+            (min, m) => (min === undefined || m.expires < min ? m.expires : min),
+            undefined,
+          );
+          expect(clock.nextTimerAt()).toBe(first);
           timers.forEach((t, i) => {
             expect(t.expires).toBe(model.get(i)?.expires ?? Number.NaN);
+            expect(t.pending).toBe(model.has(i));
           });
         }
         clock.advanceSync(1000);
@@ -487,7 +504,84 @@ describe("VirtualClock heap", () => {
         expect(fired).toEqual(expected);
         expect(clock.now()).toBe(now);
       }),
+      { numRuns },
     );
+  };
+
+  it("fires random arm/cancel/re-arm sequences in the same order as a sorted model", () => {
+    checkAgainstModel(8, 120);
+  });
+
+  it("keeps that order, nextTimerAt() and pendingTimers with many timers and many cancels", () => {
+    checkAgainstModel(150, 600, 60);
+  });
+
+  it("moves a re-armed timer later without disturbing the order of the others", () => {
+    const clock = manualClock();
+    const log: [string, number][] = [];
+    const a = recorder(clock, log, "a");
+    const b = recorder(clock, log, "b");
+    const c = recorder(clock, log, "c");
+    a.arm(10);
+    b.arm(20);
+    c.arm(20);
+    a.arm(20); // later, equal expiry: armed last, so fires after b and c
+    expect(clock.nextTimerAt()).toBe(20);
+    a.arm(30);
+    a.arm(5); // and earlier again
+    expect(clock.nextTimerAt()).toBe(5);
+    clock.advanceSync(40);
+    expect(log).toEqual([
+      ["a", 5],
+      ["b", 20],
+      ["c", 20],
+    ]);
+    expect(clock.pendingTimers).toBe(0);
+    expect(clock.nextTimerAt()).toBeUndefined();
+  });
+
+  it("does not count or fire a cancelled timer, and re-arming it arms it afresh", () => {
+    const clock = manualClock();
+    const log: [string, number][] = [];
+    const a = recorder(clock, log, "a");
+    const b = recorder(clock, log, "b");
+    a.arm(10);
+    b.arm(15);
+    expect(a.cancel()).toBe(true);
+    expect(a.cancel()).toBe(false);
+    expect(clock.pendingTimers).toBe(1);
+    expect(clock.nextTimerAt()).toBe(15);
+    a.arm(15); // after b: armed later
+    expect(clock.pendingTimers).toBe(2);
+    clock.advanceSync(20);
+    expect(log).toEqual([
+      ["b", 15],
+      ["a", 15],
+    ]);
+  });
+
+  it("lets go of cancelled timers once they outnumber the armed ones", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const clock = manualClock();
+    clock.createTimer(() => {}).arm(1_000_000);
+    const refs = (() => {
+      const out: WeakRef<object>[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const payload = { i };
+        const t = clock.createTimer(() => void payload);
+        t.arm(1_000_000 - i);
+        t.cancel();
+        out.push(new WeakRef(payload));
+      }
+      return out;
+    })();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(refs.filter((r) => r.deref() !== undefined).length).toBeLessThan(100);
+    expect(clock.pendingTimers).toBe(1);
+    expect(clock.nextTimerAt()).toBe(1_000_000);
+    expect(clock.runUntilIdleSync(2_000_000)).toBe(1);
   });
 });
 

@@ -143,4 +143,33 @@ describe("traceable", () => {
     expect(f.name).toBe("ipRcv");
     expect(f.length).toBe(2);
   });
+  it("passes `this`, every fixed argument and the result through at arities 1 to 4", () => {
+    const obj = {
+      k: 1000,
+      f1: traceable("f1", function (this: { k: number }, a: number) {
+        return this.k + a;
+      }),
+      f2: traceable("f2", function (this: { k: number }, a: number, b: number) {
+        return this.k + a * 10 + b;
+      }),
+      f3: traceable("f3", function (this: { k: number }, a: number, b: number, c: number) {
+        return this.k + a * 100 + b * 10 + c;
+      }),
+      f4: traceable(
+        "f4",
+        function (this: { k: number }, a: number, b: number, c: number, d: number) {
+          return this.k + a * 1000 + b * 100 + c * 10 + d;
+        },
+      ),
+    };
+    expect([obj.f1(1), obj.f2(1, 2), obj.f3(1, 2, 3), obj.f4(1, 2, 3, 4)]).toEqual([
+      1001, 1012, 1123, 2234,
+    ]);
+    const tracer = new FunctionGraphTracer().start();
+    try {
+      expect(obj.f4(4, 3, 2, 1)).toBe(5321);
+    } finally {
+      expect(tracer.stop()).toContain("f4();");
+    }
+  });
 });

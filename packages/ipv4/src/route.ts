@@ -163,6 +163,21 @@ export function ipRouteInputNoref(
 const localRoutes = new WeakMap<NetDevice, Map<number, Rtable>>();
 
 function localInputRoute(_net: Stack, dev: NetDevice, type: RtnType): Rtable {
+  // Nearly every packet in a row arrives on the same device: remember the last answer.
+  if (dev === lastLocalDev && type === lastLocalType) return lastLocalRoute!;
+  const rt = localInputRouteSlow(dev, type);
+  lastLocalDev = dev;
+  lastLocalType = type;
+  lastLocalRoute = rt;
+  return rt;
+}
+
+/** The last {@link localInputRoute} answer (these routes never change once made). */
+let lastLocalDev: NetDevice | null = null;
+let lastLocalType = -1;
+let lastLocalRoute: Rtable | null = null;
+
+function localInputRouteSlow(dev: NetDevice, type: RtnType): Rtable {
   let m = localRoutes.get(dev);
   if (!m) {
     m = new Map();

@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 export * from "./congestion.js";
-export { ehashKey, InetHashinfo } from "./inet_hashtables.js";
+export { InetEhash, InetHashinfo, inetEhashfn } from "./inet_hashtables.js";
 export { TcpMib } from "./mib.js";
 export { keyedHash, secureTcpSeq, TCP_RENO_FALLBACK, TcpNet, tcpNet } from "./netns.js";
 export { TCP_PLUGIN, TCP_SOCKET_API, type TcpOptions, tcp } from "./plugin.js";

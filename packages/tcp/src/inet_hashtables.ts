@@ -8,19 +8,140 @@
 import { ERRNO, type SockCommon } from "@skbuff/core";
 import { TCP_LISTEN, TCP_TIME_WAIT } from "./tcp_states.js";
 
-/** `inet_ehashfn` key: local address/port, remote address/port. */
-export function ehashKey(laddr: number, lport: number, raddr: number, rport: number): string {
-  return `${laddr >>> 0}:${lport}:${raddr >>> 0}:${rport}`;
+/**
+ * `inet_ehashfn`: a 32-bit hash of a 4-tuple keyed by `secret` (murmur3-style mixing; addresses
+ * may be given as u32 or as int32, both hash alike). As Linux keys it with `inet_ehash_secret`,
+ * the stack keys it with its per-stack secret, so that a peer cannot pick ports that all land in
+ * one bucket; one seed gives one layout, so a seeded stack still runs the same every time.
+ */
+export function inetEhashfn(
+  laddr: number,
+  lport: number,
+  raddr: number,
+  rport: number,
+  secret = 0,
+): number {
+  let h = Math.imul(laddr ^ secret ^ 0x9e3779b9, 0xcc9e2d51);
+  h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ raddr;
+  h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
+  h ^= (lport << 16) | rport;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Buckets the established hash starts with (a power of two); it doubles as it fills. */
+const EHASH_MIN_BUCKETS = 64;
+
+/**
+ * The established hash (`inet_hashinfo.ehash`): an array of buckets, each a chain of socks
+ * linked through {@link SockCommon.ehashNext}, as Linux chains them through `skc_nulls_node`.
+ * Entries cost no allocation; a lookup computes one number and walks one short chain. The table
+ * doubles when it holds more socks than buckets.
+ */
+export class InetEhash {
+  private buckets: (SockCommon | null)[] = new Array(EHASH_MIN_BUCKETS).fill(null);
+  private mask = EHASH_MIN_BUCKETS - 1;
+  private count = 0;
+  /** The hash key (`inet_ehash_secret`); set while the table is empty. */
+  private secret = 0;
+
+  /** Keys the hash with `secret`; only an empty table can be rekeyed. */
+  setSecret(secret: number): void {
+    if (this.count === 0) this.secret = secret | 0;
+  }
+
+  /** Socks in the table. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The sock bound to this 4-tuple, if any (`__inet_lookup_established`). */
+  lookup(laddr: number, lport: number, raddr: number, rport: number): SockCommon | undefined {
+    const h = inetEhashfn(laddr, lport, raddr, rport, this.secret);
+    let sk = this.buckets[h & this.mask] ?? null;
+    while (sk !== null) {
+      if (
+        ((sk.rcvSaddr ^ laddr) | (sk.daddr ^ raddr)) === 0 &&
+        sk.num === lport &&
+        sk.dport === rport
+      ) {
+        return sk;
+      }
+      sk = sk.ehashNext;
+    }
+    return undefined;
+  }
+
+  /** Adds `sk` under its 4-tuple, replacing any sock already there (`inet_ehash_insert`). */
+  insert(sk: SockCommon): void {
+    const old = this.lookup(sk.rcvSaddr, sk.num, sk.daddr, sk.dport);
+    if (old !== undefined) this.remove(old);
+    if (this.count >= this.buckets.length) this.grow();
+    const i = this.bucketOf(sk);
+    sk.ehashNext = this.buckets[i] ?? null;
+    this.buckets[i] = sk;
+    this.count++;
+  }
+
+  /** Removes `sk` if it is the sock stored under its 4-tuple; returns whether it was. */
+  remove(sk: SockCommon): boolean {
+    const i = this.bucketOf(sk);
+    let prev: SockCommon | null = null;
+    for (let s = this.buckets[i] ?? null; s !== null; prev = s, s = s.ehashNext) {
+      if (s !== sk) continue;
+      if (prev === null) this.buckets[i] = sk.ehashNext;
+      else prev.ehashNext = sk.ehashNext;
+      sk.ehashNext = null;
+      this.count--;
+      return true;
+    }
+    return false;
+  }
+
+  /** Every sock in the table (read ahead: the loop may remove the sock it is given). */
+  *values(): Generator<SockCommon, void, undefined> {
+    for (const head of this.buckets) {
+      for (let sk = head; sk !== null; ) {
+        const next: SockCommon | null = sk.ehashNext;
+        yield sk;
+        sk = next;
+      }
+    }
+  }
+
+  private bucketOf(sk: SockCommon): number {
+    return inetEhashfn(sk.rcvSaddr, sk.num, sk.daddr, sk.dport, this.secret) & this.mask;
+  }
+
+  /** Doubles the buckets and re-chains every sock. */
+  private grow(): void {
+    const old = this.buckets;
+    this.buckets = new Array(old.length * 2).fill(null);
+    this.mask = this.buckets.length - 1;
+    for (const head of old) {
+      for (let sk = head; sk !== null; ) {
+        const next: SockCommon | null = sk.ehashNext;
+        const i = this.bucketOf(sk);
+        sk.ehashNext = this.buckets[i] ?? null;
+        this.buckets[i] = sk;
+        sk = next;
+      }
+    }
+  }
 }
 
 /** `struct inet_hashinfo`. */
 export class InetHashinfo {
   /** Established, request (NEW_SYN_RECV) and TIME_WAIT socks by 4-tuple. */
-  readonly ehash = new Map<string, SockCommon>();
+  readonly ehash = new InetEhash();
   /** Listeners by port. */
   readonly lhash = new Map<number, SockCommon[]>();
-  /** Every sock bound to a port (`inet_bind_bucket`). */
-  readonly bhash = new Map<number, Set<SockCommon>>();
+  /**
+   * Bind buckets (`inet_bind_bucket`): per port, the first of the socks bound to it, the rest
+   * chained through {@link SockCommon.bindNext} / {@link SockCommon.bindPrev}.
+   */
+  readonly bhash = new Map<number, SockCommon>();
   /** Next ephemeral port offset (`table_perturb`). */
   private portHint = 0;
 
@@ -31,7 +152,7 @@ export class InetHashinfo {
     raddr: number,
     rport: number,
   ): SockCommon | undefined {
-    return this.ehash.get(ehashKey(laddr, lport, raddr, rport));
+    return this.ehash.lookup(laddr, lport, raddr, rport);
   }
 
   /**
@@ -51,13 +172,12 @@ export class InetHashinfo {
 
   /** `inet_ehash_insert`. */
   ehashInsert(sk: SockCommon): void {
-    this.ehash.set(ehashKey(sk.rcvSaddr, sk.num, sk.daddr, sk.dport), sk);
+    this.ehash.insert(sk);
   }
 
   /** Removes `sk` from the established hash (only if it is the one stored). */
   ehashRemove(sk: SockCommon): void {
-    const key = ehashKey(sk.rcvSaddr, sk.num, sk.daddr, sk.dport);
-    if (this.ehash.get(key) === sk) this.ehash.delete(key);
+    this.ehash.remove(sk);
   }
 
   /** `inet_csk_listen_start` → `__inet_hash`. */
@@ -73,23 +193,43 @@ export class InetHashinfo {
     else this.lhash.delete(sk.num);
   }
 
-  /** Puts `sk` in the bind bucket of `port` (`inet_bind_hash`). */
+  /** Puts `sk` in the bind bucket of `port` (`inet_bind_hash`), leaving any other it was in. */
   bindHash(sk: SockCommon, port: number): void {
-    sk.num = port;
-    let set = this.bhash.get(port);
-    if (!set) {
-      set = new Set();
-      this.bhash.set(port, set);
+    if (this.isBound(sk)) {
+      if (sk.num === port) return;
+      this.bindUnhash(sk);
     }
-    set.add(sk);
+    const head = this.bhash.get(port) ?? null;
+    sk.num = port;
+    sk.bindPrev = null;
+    sk.bindNext = head;
+    if (head !== null) head.bindPrev = sk;
+    this.bhash.set(port, sk);
   }
 
   /** `inet_put_port`. */
   bindUnhash(sk: SockCommon): void {
-    const set = this.bhash.get(sk.num);
-    if (!set) return;
-    set.delete(sk);
-    if (set.size === 0) this.bhash.delete(sk.num);
+    if (!this.isBound(sk)) return;
+    const { bindPrev: prev, bindNext: next } = sk;
+    if (next !== null) next.bindPrev = prev;
+    if (prev !== null) prev.bindNext = next;
+    else if (next !== null) this.bhash.set(sk.num, next);
+    else this.bhash.delete(sk.num);
+    sk.bindPrev = sk.bindNext = null;
+  }
+
+  /** Whether `sk` is in the bind bucket of its port (`sk->sk_bind_node` hashed). */
+  private isBound(sk: SockCommon): boolean {
+    return sk.bindPrev !== null || this.bhash.get(sk.num) === sk;
+  }
+
+  /** The socks bound to `port`. */
+  private *bindBucket(port: number): Generator<SockCommon, void, undefined> {
+    for (let sk = this.bhash.get(port) ?? null; sk !== null; ) {
+      const next: SockCommon | null = sk.bindNext;
+      yield sk;
+      sk = next;
+    }
   }
 
   /**
@@ -98,9 +238,7 @@ export class InetHashinfo {
    * and the other is not listening. A TIME_WAIT sock conflicts only without SO_REUSEADDR.
    */
   bindConflict(sk: SockCommon, port: number): boolean {
-    const set = this.bhash.get(port);
-    if (!set) return false;
-    for (const sk2 of set) {
+    for (const sk2 of this.bindBucket(port)) {
       if (sk2 === sk) continue;
       if (sk.rcvSaddr !== 0 && sk2.rcvSaddr !== 0 && sk.rcvSaddr !== sk2.rcvSaddr) continue;
       if (sk2.state === TCP_TIME_WAIT) {
@@ -115,7 +253,7 @@ export class InetHashinfo {
 
   /** A second listener on an overlapping address is refused even with SO_REUSEADDR. */
   bindConflictListen(sk: SockCommon): boolean {
-    for (const sk2 of this.bhash.get(sk.num) ?? []) {
+    for (const sk2 of this.bindBucket(sk.num)) {
       if (sk2 === sk || sk2.state !== TCP_LISTEN) continue;
       if (sk.rcvSaddr === 0 || sk2.rcvSaddr === 0 || sk.rcvSaddr === sk2.rcvSaddr) return true;
     }
@@ -136,7 +274,8 @@ export class InetHashinfo {
     const high = range[1] ?? 60999;
     const n = high - low + 1;
     for (let i = 0; i < n; i++) {
-      const p = low + ((this.portHint + i) % n);
+      // `| 0`: the sum may be a double (portHint is a u32); a port stays a small integer.
+      const p = (low + ((this.portHint + i) % n)) | 0;
       if (this.bhash.has(p)) continue;
       this.portHint = (this.portHint + i + 1) % n;
       this.bindHash(sk, p);
@@ -145,8 +284,9 @@ export class InetHashinfo {
     return -ERRNO.EADDRINUSE;
   }
 
-  /** Seeds where the ephemeral port search starts. */
+  /** Seeds where the ephemeral port search starts, and keys the established hash. */
   perturb(seed: number): void {
     this.portHint = seed >>> 0;
+    this.ehash.setSecret(Math.imul(seed, 0x85ebca6b) ^ (seed >>> 13));
   }
 }

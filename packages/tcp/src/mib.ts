@@ -51,6 +51,9 @@ export class TcpMib {
   TcpExtTCPSACKReneging = 0;
   TcpExtTCPLossUndo = 0;
   TcpExtTCPFullUndo = 0;
+  TcpExtTCPDSACKUndo = 0;
+  TcpExtTCPSACKReorder = 0;
+  TcpExtTCPLostRetransmit = 0;
   TcpExtTCPZeroWindowDrop = 0;
   TcpExtTCPWinProbe = 0;
   TcpExtTCPKeepAlive = 0;

@@ -37,7 +37,6 @@ import { tcpSetKeepalive } from "./tcp_timer.js";
 
 /** A TCP socket as a process holds it. */
 export class TcpSocket implements TcpSocketHandle {
-  onWakeup: ((events: number) => void) | null = null;
   /** The kernel side. */
   readonly sk: TcpSock;
 
@@ -48,7 +47,18 @@ export class TcpSocket implements TcpSocketHandle {
       this.sk = new TcpSock(net);
       tcpInitSock(this.sk);
     }
-    this.sk.wakeup = (events) => this.onWakeup?.(events);
+  }
+
+  /**
+   * The owner's wakeup callback. Stored straight in `sk.wakeup` (no per-socket closure between
+   * the two); a closed socket keeps none.
+   */
+  get onWakeup(): ((events: number) => void) | null {
+    return this.sk.wakeup;
+  }
+
+  set onWakeup(fn: ((events: number) => void) | null) {
+    this.sk.wakeup = this.sk.dead ? null : fn;
   }
 
   /** `inet_bind`. */
@@ -96,8 +106,8 @@ export class TcpSocket implements TcpSocketHandle {
     return tcpRecvmsg(this.sk, maxBytes);
   }
 
-  write(data: Uint8Array): number {
-    return tcpSendmsg(this.sk, data);
+  write(data: Uint8Array, flags = 0): number {
+    return tcpSendmsg(this.sk, data, flags);
   }
 
   shutdown(how: number): number {
@@ -143,6 +153,7 @@ export class TcpSocket implements TcpSocketHandle {
           return 0;
         case SO.RCVBUF:
           sk.rcvbuf = Math.max(value * 2, 2304);
+          sk.rcvbufLocked = 1;
           return 0;
         case SO.LINGER:
           sk.lingerOn = value >= 0;

@@ -26,6 +26,16 @@ export const POLL = {
   RDHUP: 0x2000,
 } as const;
 
+/** `send(2)` flag: don't block (every call here is non-blocking; accepted). */
+export const MSG_DONTWAIT = 0x40;
+/** `send(2)` flag: no SIGPIPE on a broken connection (there are no signals here; accepted). */
+export const MSG_NOSIGNAL = 0x4000;
+/**
+ * `send(2)` flag: more data follows — `tcp_push` sets no PSH and holds a partial segment back
+ * as TCP_CORK does, for this call only.
+ */
+export const MSG_MORE = 0x8000;
+
 /** `shutdown(2)` how. */
 export const SHUT_RD = 0;
 export const SHUT_WR = 1;
@@ -77,8 +87,13 @@ export interface TcpSocketHandle {
   connect(address: string, port: number): number;
   /** `read(2)`: data, an empty array at end of stream, `-EAGAIN`, or -errno (`-ECONNRESET`). */
   read(maxBytes: number): Uint8Array | number;
-  /** `write(2)`: bytes taken (may be fewer than given), `-EAGAIN`, or -errno (`-EPIPE`). */
-  write(data: Uint8Array): number;
+  /**
+   * `write(2)`, or `send(2)` with `flags` ({@link MSG_MORE}: more data follows, hold a partial
+   * segment and set no PSH; {@link MSG_DONTWAIT} and {@link MSG_NOSIGNAL} are accepted, every
+   * call being non-blocking and signal-free): bytes taken (may be fewer than given), `-EAGAIN`,
+   * or -errno (`-EPIPE`).
+   */
+  write(data: Uint8Array, flags?: number): number;
   /** `shutdown(2)`: 0 or -errno (`-ENOTCONN`). */
   shutdown(how: number): number;
   /** `close(2)`: from here on the kernel side finishes the connection (FIN or RST). */

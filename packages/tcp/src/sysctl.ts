@@ -10,6 +10,7 @@ import type { PluginContext, SysctlEntry } from "@skbuff/core";
 export interface TcpSysctls {
   readonly rmem: SysctlEntry<readonly number[]>;
   readonly wmem: SysctlEntry<readonly number[]>;
+  readonly moderateRcvbuf: SysctlEntry<number>;
   readonly sack: SysctlEntry<number>;
   readonly dsack: SysctlEntry<number>;
   readonly timestamps: SysctlEntry<number>;
@@ -40,6 +41,9 @@ export interface TcpSysctls {
   readonly mtuProbing: SysctlEntry<number>;
   readonly localPortRange: SysctlEntry<readonly number[]>;
   readonly challengeAckLimit: SysctlEntry<number>;
+  readonly minTsoSegs: SysctlEntry<number>;
+  readonly pacingSsRatio: SysctlEntry<number>;
+  readonly pacingCaRatio: SysctlEntry<number>;
 }
 
 /** Registers TCP's sysctls; `congestion` is the default of `tcp_congestion_control`. */
@@ -71,6 +75,7 @@ export function registerTcpSysctls(
   return {
     rmem: vec("net.ipv4.tcp_rmem", "4096 131072 6291456", "min, default, max receive buffer", 3),
     wmem: vec("net.ipv4.tcp_wmem", "4096 16384 4194304", "min, default, max send buffer", 3),
+    moderateRcvbuf: bool("tcp_moderate_rcvbuf", 1, "Receive-buffer autotuning (tcp_rcvbuf.ts)."),
     sack: bool("tcp_sack", 1, "Selective acknowledgments (RFC 2018)."),
     dsack: bool("tcp_dsack", 1, "Duplicate SACK (RFC 2883)."),
     timestamps: bool("tcp_timestamps", 1, "Timestamps (RFC 7323)."),
@@ -134,5 +139,8 @@ export function registerTcpSysctls(
     mtuProbing: int("tcp_mtu_probing", 0, "Packetization-layer PMTUD.", 0, 2),
     localPortRange: vec("net.ipv4.ip_local_port_range", "32768 60999", "Ephemeral ports.", 2),
     challengeAckLimit: int("tcp_challenge_ack_limit", 1000, "Challenge ACKs per second."),
+    minTsoSegs: int("tcp_min_tso_segs", 2, "Minimal segments per TSO frame.", 1, 255),
+    pacingSsRatio: int("tcp_pacing_ss_ratio", 200, "Slow-start pacing, % of cwnd/srtt.", 0, 1000),
+    pacingCaRatio: int("tcp_pacing_ca_ratio", 120, "Pacing after slow start, %.", 0, 1000),
   };
 }

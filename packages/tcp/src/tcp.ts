@@ -22,6 +22,7 @@ import {
   tcpSpace,
   tcpSyncMss,
 } from "./tcp_output.js";
+import { tcpInitBufferSpace, tcpRcvSpaceAdjust } from "./tcp_rcvbuf.js";
 import { TCP_NAGLE, type TcpSock } from "./tcp_sock.js";
 import {
   TCP_CLOSE,
@@ -35,7 +36,7 @@ import {
   TCP_SYN_SENT,
 } from "./tcp_states.js";
 import { tcpDeleteTimers, tcpResetKeepaliveTimer } from "./tcp_timer.js";
-import { tcpPush, tcpSendmsgLocked, tcpSndbufExpand, tcpWmemQueued } from "./tcp_write.js";
+import { skStreamIsWriteable, tcpPush, tcpSendmsgLocked, tcpSndbufExpand } from "./tcp_write.js";
 
 /** `sk_shutdown` bits. */
 export const RCV_SHUTDOWN = 1;
@@ -196,6 +197,7 @@ export function tcpFinishConnect(sk: TcpSock): void {
   sk.lrcvtime = sk.net.clock.now();
   sk.caOps?.init?.(sk);
   tcpSndbufExpand(sk);
+  tcpInitBufferSpace(sk);
   if (sk.keepalive)
     tcpResetKeepaliveTimer(
       sk,
@@ -282,7 +284,7 @@ export function tcpListen(sk: TcpSock, backlog: number): number {
 }
 
 /** `tcp_sendmsg`: bytes taken, or -errno (`-EPIPE` after shutdown, `-EAGAIN` when full). */
-export function tcpSendmsg(sk: TcpSock, data: Uint8Array): number {
+export function tcpSendmsg(sk: TcpSock, data: Uint8Array, flags = 0): number {
   if (sk.err) return -sk.err;
   if (sk.shutdown & SEND_SHUTDOWN) return -ERRNO.EPIPE;
   if (sk.state === TCP_SYN_SENT || sk.state === TCP_SYN_RECV) return -ERRNO.EAGAIN;
@@ -290,34 +292,26 @@ export function tcpSendmsg(sk: TcpSock, data: Uint8Array): number {
     return sk.state === TCP_CLOSE || sk.state === TCP_LISTEN ? -ERRNO.ENOTCONN : -ERRNO.EPIPE;
   }
   if (data.length === 0) return 0;
-  const n = tcpSendmsgLocked(sk, data);
+  // tcpSendmsgLocked ends with tcp_push (PSH unless MSG_MORE).
+  const n = tcpSendmsgLocked(sk, data, flags);
   if (n === 0) return -ERRNO.EAGAIN;
-  tcpPush(sk);
   return n;
 }
 
 /**
- * `tcp_recvmsg` + `tcp_cleanup_rbuf`: copies in-order data; opens the window with an ACK when
- * reading doubled it (so a zero window reopens).
+ * `tcp_recvmsg` + `tcp_cleanup_rbuf`: copies in-order data into one new buffer of
+ * `min(maxLen, bytes readable)` bytes; lets receive-buffer autotuning see the read
+ * (`tcp_rcv_space_adjust`), then opens the window with an ACK when reading doubled it (so a
+ * zero window reopens). Always a copy, never a view: on loopback a received skb shares its bytes
+ * with the sender's retransmit queue.
  */
 export function tcpRecvmsg(sk: TcpSock, maxLen: number): Uint8Array | number {
   if (sk.state === TCP_LISTEN) return -ERRNO.ENOTCONN;
-  const parts: Uint8Array[] = [];
-  let copied = 0;
-  while (copied < maxLen) {
-    const skb = sk.receiveQueue.peek();
-    if (skb === null) break;
-    const n = Math.min(skb.len, maxLen - copied);
-    parts.push(skb.head.slice(skb.data, skb.data + n));
-    copied += n;
-    sk.rmemAlloc -= n;
-    sk.copiedSeq = (sk.copiedSeq + n) >>> 0;
-    if (n === skb.len) {
-      sk.receiveQueue.unlink(skb);
-      consumeSkb(skb, sk.net);
-    } else skb.pull(n);
-  }
-  if (copied === 0) {
+  const q = sk.receiveQueue;
+  let avail = 0;
+  for (let skb = q.peek(); skb !== null && avail < maxLen; skb = skb.next) avail += skb.len;
+  const want = Math.min(avail, maxLen);
+  if (want <= 0) {
     if (sk.err) {
       const e = sk.err;
       sk.err = 0;
@@ -327,14 +321,24 @@ export function tcpRecvmsg(sk: TcpSock, maxLen: number): Uint8Array | number {
     if (sk.state === TCP_CLOSE) return -ERRNO.ENOTCONN;
     return -ERRNO.EAGAIN;
   }
-  tcpCleanupRbuf(sk);
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(copied);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+  const out = new Uint8Array(want);
+  let copied = 0;
+  while (copied < want) {
+    const skb = q.peek();
+    if (skb === null) break;
+    const left = want - copied;
+    const n = Math.min(skb.len, left);
+    out.set(skb.head.subarray(skb.data, skb.data + n), copied);
+    copied += n;
+    if (n === skb.len) {
+      q.unlink(skb);
+      consumeSkb(skb, sk.net);
+    } else skb.pull(n);
   }
+  sk.rmemAlloc -= copied;
+  sk.copiedSeq = (sk.copiedSeq + copied) >>> 0;
+  tcpRcvSpaceAdjust(sk);
+  tcpCleanupRbuf(sk);
   return out;
 }
 
@@ -474,7 +478,7 @@ export function tcpPoll(sk: TcpSock): number {
     if (!sk.receiveQueue.isEmpty()) mask |= POLL.IN | POLL.RDNORM;
     if (!(sk.shutdown & SEND_SHUTDOWN)) {
       const lowat = sk.notsentLowat || tcpNet(sk.net).sysctl.notsentLowat.value;
-      if (sk.sndbuf - tcpWmemQueued(sk) > 0 && sk.notSentBytes < lowat) {
+      if (skStreamIsWriteable(sk) && sk.notSentBytes < lowat) {
         mask |= POLL.OUT | POLL.WRNORM;
       }
     } else mask |= POLL.OUT | POLL.WRNORM;

@@ -7,11 +7,19 @@
  * @packageDocumentation
  */
 import { consumeSkb, type SkBuff } from "@skbuff/core";
-import { TCP_CA } from "./congestion.js";
+import { TCP_CA, TCP_INFINITE_SSTHRESH } from "./congestion.js";
 import { tcpNet } from "./netns.js";
 import { tcpSetCaState } from "./tcp.js";
 import { TCP_RTO_MAX, TCP_RTO_MIN } from "./tcp_output.js";
-import { tcpProcessTlpAck, tcpScheduleLossProbe } from "./tcp_recovery.js";
+import {
+  TCP_RACK,
+  tcpIsRack,
+  tcpRackAdvance,
+  tcpRackMarkLost,
+  tcpRackUpdateReoWnd,
+  tcpSkbTimestampUs,
+} from "./tcp_rack.js";
+import { tcpProcessTlpAck, tcpRtoDelta, tcpScheduleLossProbe } from "./tcp_recovery.js";
 import { TCP_SKB_CB, TCPCB, type TcpSock } from "./tcp_sock.js";
 import { after, before } from "./tcp_states.js";
 import {
@@ -21,6 +29,14 @@ import {
   tcpResetXmitTimer,
   tcpXmitTimerPending,
 } from "./tcp_timer.js";
+import {
+  tcpInitUndo,
+  tcpTryKeepOpen,
+  tcpTryUndoDsack,
+  tcpTryUndoLoss,
+  tcpTryUndoRecovery,
+  tcpUndoRetransSync,
+} from "./tcp_undo.js";
 import { TCP_CHRONO, tcpChronoStop, tcpSndbufExpand, tcpXmitRetransmitQueue } from "./tcp_write.js";
 import { TCP_FLAG } from "./wire/tcphdr.js";
 
@@ -73,74 +89,221 @@ export function tcpRttEstimator(sk: TcpSock, mrttUs: number): void {
   sk.rto = Math.min(Math.ceil(((sk.srttUs >> 3) + sk.rttvarUs) / 1000), TCP_RTO_MAX);
 }
 
-/** `tcp_rearm_rto`: the retransmit timer runs while data is outstanding. */
+/**
+ * `tcp_rearm_rto`: the retransmit timer runs while data is outstanding. When a loss probe or
+ * the reordering timer held it, the RTO takes over for what is left of the oldest segment's.
+ */
 export function tcpRearmRto(sk: TcpSock): void {
   if (sk.packetsOut === 0) {
     if (!tcpXmitTimerPending(sk, ICSK_TIME.PROBE0)) tcpClearXmitTimer(sk);
     return;
   }
-  tcpResetXmitTimer(sk, ICSK_TIME.RETRANS, sk.rto);
+  let rto = sk.rto;
+  if (
+    tcpXmitTimerPending(sk, ICSK_TIME.REO_TIMEOUT) ||
+    tcpXmitTimerPending(sk, ICSK_TIME.LOSS_PROBE)
+  ) {
+    rto = Math.max(tcpRtoDelta(sk), 1);
+  }
+  tcpResetXmitTimer(sk, ICSK_TIME.RETRANS, rto);
 }
 
 /**
- * `tcp_sacktag_write_queue`: marks segments the SACK blocks cover. Returns how many became
- * SACKed. A first block below SND.UNA, or inside the second, is a D-SACK (RFC 2883 4).
+ * `tcp_highest_sack_seq`: the end of the highest SACKed segment (SND.UNA when none is), the
+ * "forward-most" point the receiver reported.
+ */
+export function tcpHighestSackSeq(sk: TcpSock): number {
+  if (sk.sackedOut === 0) return sk.sndUna;
+  for (let skb = sk.rtxQueue.peekTail(); skb !== null; skb = skb.prev) {
+    const cb = TCP_SKB_CB(skb);
+    if (cb.sacked & TCPCB.SACKED_ACKED) return cb.endSeq;
+  }
+  return sk.sndUna;
+}
+
+/**
+ * `tcp_check_sack_reordering`: a hole below the highest SACK was filled by a segment that was
+ * never retransmitted: that is reordering. RFC 8985 6.2 step 3: "If … the segment was not
+ * retransmitted … RACK.reordering_seen = TRUE". The reordering degree (`tcpi_reordering`) grows
+ * to the distance in segments, up to `tcp_max_reordering` (300).
+ */
+function tcpCheckSackReordering(sk: TcpSock, lowSeq: number): void {
+  const fack = tcpHighestSackSeq(sk);
+  if (!before(lowSeq, fack)) return;
+  const mss = sk.mssCache;
+  const metric = (fack - lowSeq) >>> 0;
+  if (mss > 0 && metric > sk.reordering * mss) {
+    sk.reordering = Math.min(Math.ceil(metric / mss), TCP_MAX_REORDERING);
+  }
+  sk.reordSeen++;
+  tcpNet(sk.net).mib.TcpExtTCPSACKReorder++;
+}
+
+/** `sysctl_tcp_max_reordering`. */
+const TCP_MAX_REORDERING = 300;
+
+/**
+ * `tcp_check_dsack` + `tcp_dsack_seen`: a first block below the ACK, or inside the second, is a
+ * D-SACK (RFC 2883 4). It is counted (`dsack_dups`) unless dubious (longer than any window we
+ * were offered, or more duplicates than we ever retransmitted); one that covers a
+ * retransmission of the current episode takes one off `undoRetrans`, and, once reordering has
+ * been seen, asks RACK to widen reo_wnd (unless it answers a loss probe). Returns the
+ * duplicate segments it reports.
+ */
+function tcpCheckDsack(sk: TcpSock, info: AckInfo, priorSndUna: number): number {
+  const [s0, e0] = info.sack[0]!;
+  const b1 = info.sack[1];
+  if (!before(s0, info.ack) && !(b1 && !before(s0, b1[0]) && !after(e0, b1[1]))) return 0;
+  tcpNet(sk.net).mib.TcpExtTCPDSACKRecv++;
+  if (!before(s0, e0)) return 0;
+  const len = (e0 - s0) >>> 0;
+  if (len > sk.maxWindow) return 0;
+  let dupSegs = 1;
+  let tlp = false;
+  if (len > sk.mssCache) dupSegs = Math.ceil(len / Math.max(sk.mssCache, 1));
+  else if (sk.tlpHighSeq !== null && sk.tlpHighSeq === e0) tlp = true;
+  sk.dsackDups += dupSegs;
+  if (sk.dsackDups > sk.totalRetrans) return 0;
+  if (sk.reordSeen > 0 && !tlp) sk.rackDsackSeen = true;
+  tcpUndoRetransSync(sk);
+  if (
+    sk.undoMarker !== 0 &&
+    sk.undoRetrans > 0 &&
+    !after(e0, priorSndUna) &&
+    after(e0, sk.undoMarker)
+  ) {
+    sk.undoRetrans = Math.max(0, sk.undoRetrans - dupSegs);
+  }
+  return dupSegs;
+}
+
+/**
+ * `tcp_sacktag_write_queue` / `tcp_sacktag_one`: marks segments the SACK blocks cover (RFC 2018,
+ * RFC 6675 "SACKed"), tells RACK of each newly delivered one, and notes reordering: a newly
+ * SACKed segment below the highest SACK that was never retransmitted filled a hole by itself.
+ * A retransmitted segment SACKed and not marked lost keeps its retransmission in flight.
+ * Returns how many became SACKed; a counted D-SACK sets `DSACKING_ACK` in {@link sackFlag}.
  */
 function tcpSacktag(sk: TcpSock, info: AckInfo, priorSndUna: number): number {
-  const tn = tcpNet(sk.net);
   let newly = 0;
-  const blocks = info.sack;
-  if (blocks.length === 0) return 0;
-  const [s0, e0] = blocks[0]!;
-  const b1 = blocks[1];
-  if (before(s0, info.ack) || (b1 && !before(s0, b1[0]) && !after(e0, b1[1]))) {
-    tn.mib.TcpExtTCPDSACKRecv++;
-    sk.dsackDups++;
-  }
-  void priorSndUna;
+  if (info.sack.length === 0) return 0;
+  const dsack = tcpCheckDsack(sk, info, priorSndUna) > 0;
+  if (dsack) sackFlag |= ACK_FLAG.DSACKING_ACK;
+  const blocks =
+    info.sack.length > 1 ? [...info.sack].sort((a, b) => (a[0] - b[0]) | 0) : info.sack;
+  let fack = tcpHighestSackSeq(sk);
+  let reord = sk.sndNxt;
   for (const [start, end] of blocks) {
     if (!after(end, sk.sndUna) || after(end, sk.sndNxt)) continue;
-    for (let skb = sk.rtxQueue.peek(); skb !== null; skb = skb.next) {
+    const dupSack = dsack && start === info.sack[0]![0] && end === info.sack[0]![1];
+    for (let skb = sackBlockFirst(sk, start, end); skb !== null; skb = skb.next) {
       const cb = TCP_SKB_CB(skb);
-      if (before(cb.seq, start) || after(cb.endSeq, end)) continue;
-      if (cb.sacked & TCPCB.SACKED_ACKED) continue;
-      if (cb.sacked & TCPCB.SACKED_RETRANS) {
-        cb.sacked &= ~TCPCB.SACKED_RETRANS;
-        sk.retransOut--;
+      if (after(cb.endSeq, end)) break;
+      const sacked = cb.sacked;
+      if (dupSack && sacked & TCPCB_RETRANS) {
+        // tcp_sacktag_one: "Account D-SACK for retransmitted packet."
+        tcpUndoRetransSync(sk);
+        if (sk.undoMarker !== 0 && sk.undoRetrans > 0 && after(cb.endSeq, sk.undoMarker)) {
+          sk.undoRetrans--;
+        }
+        if (sacked & TCPCB.SACKED_ACKED && before(cb.seq, reord)) reord = cb.seq;
       }
-      if (cb.sacked & TCPCB.LOST) {
-        cb.sacked &= ~TCPCB.LOST;
-        sk.lostOut--;
+      if (sacked & TCPCB.SACKED_ACKED) continue;
+      tcpRackAdvance(sk, sacked, cb.endSeq, tcpSkbTimestampUs(skb));
+      if (sacked & TCPCB.SACKED_RETRANS) {
+        if (sacked & TCPCB.LOST) {
+          cb.sacked &= ~(TCPCB.LOST | TCPCB.SACKED_RETRANS);
+          sk.lostOut--;
+          sk.retransOut--;
+        }
+      } else {
+        if (!(sacked & TCPCB_RETRANS) && before(cb.seq, fack) && before(cb.seq, reord)) {
+          reord = cb.seq;
+        }
+        if (sacked & TCPCB.LOST) {
+          cb.sacked &= ~TCPCB.LOST;
+          sk.lostOut--;
+        }
       }
       cb.sacked |= TCPCB.SACKED_ACKED;
       sk.sackedOut++;
       newly++;
+      if (after(cb.endSeq, fack)) fack = cb.endSeq;
     }
+  }
+  if (sk.caState !== TCP_CA.Loss || sk.undoMarker !== 0) {
+    if (before(reord, sk.sndNxt)) tcpCheckSackReordering(sk, reord);
   }
   return newly;
 }
 
 /**
+ * The first segment at or above `start` (Linux finds it in its rb-tree): walked to from the
+ * head or from the tail, whichever is nearer in sequence space, so a SACK block near SND.NXT
+ * (the usual case) costs what it covers, not the whole window.
+ */
+function sackBlockFirst(sk: TcpSock, start: number, end: number): SkBuff | null {
+  if ((start - sk.sndUna) >>> 0 <= (sk.sndNxt - end) >>> 0) {
+    for (let skb = sk.rtxQueue.peek(); skb !== null; skb = skb.next) {
+      if (!before(TCP_SKB_CB(skb).seq, start)) return skb;
+    }
+    return null;
+  }
+  let first: SkBuff | null = null;
+  for (let skb = sk.rtxQueue.peekTail(); skb !== null; skb = skb.prev) {
+    if (before(TCP_SKB_CB(skb).seq, start)) break;
+    first = skb;
+  }
+  return first;
+}
+
+/** `ACK_FLAG` bits {@link tcpSacktag} found (`sack_state.flag`), read right after the call. */
+let sackFlag = 0;
+
+/** `TCPCB_RETRANS`: retransmitted at some point. */
+const TCPCB_RETRANS = TCPCB.SACKED_RETRANS | TCPCB.EVER_RETRANS;
+
+/**
  * `tcp_clean_rtx_queue`: frees segments the ACK covers, takes an RTT sample (Karn: only from a
- * segment never retransmitted, or from the echoed timestamp, RFC 7323 4.1). Returns packets acked.
+ * segment never retransmitted, or from the echoed timestamp, RFC 7323 4.1), tells RACK of each
+ * delivered segment that was not SACKed before (unless the timestamp shows a spurious
+ * retransmission was ACKed), and notes a hole below the highest SACK filled by an original
+ * transmission as reordering. Returns packets acked.
  */
 function tcpCleanRtxQueue(
   sk: TcpSock,
   info: AckInfo,
+  priorFack: number,
 ): { acked: number; delivered: number; rttUs: number } {
   const now = sk.net.clock.now();
+  const sack = sk.rxOpt.sackOk;
   let acked = 0;
   let delivered = 0;
   let seqRttMs = -1;
+  let reord = sk.sndNxt;
   for (let skb = sk.rtxQueue.peek(); skb !== null; skb = sk.rtxQueue.peek()) {
     const cb = TCP_SKB_CB(skb);
     if (after(cb.endSeq, info.ack)) break;
     sk.rtxQueue.unlink(skb);
-    if (cb.sacked & TCPCB.SACKED_RETRANS) sk.retransOut--;
-    if (cb.sacked & TCPCB.SACKED_ACKED) sk.sackedOut--;
-    else delivered++;
-    if (cb.sacked & TCPCB.LOST) sk.lostOut--;
-    if (!(cb.sacked & TCPCB.EVER_RETRANS)) seqRttMs = now - cb.when;
+    const sacked = cb.sacked;
+    if (sacked & TCPCB.SACKED_RETRANS) sk.retransOut--;
+    if (!(sacked & TCPCB_RETRANS) && !(sacked & TCPCB.SACKED_ACKED) && before(cb.seq, reord)) {
+      reord = cb.seq;
+    }
+    if (sacked & TCPCB.SACKED_ACKED) {
+      sk.sackedOut--;
+    } else {
+      delivered++;
+      // tcp_skb_spurious_retrans: the echoed timestamp predates this retransmission.
+      const spurious =
+        sacked & TCPCB_RETRANS &&
+        info.tsecr !== null &&
+        info.tsecr !== 0 &&
+        before(info.tsecr, Math.floor(cb.when) >>> 0);
+      if (sack && !spurious) tcpRackAdvance(sk, sacked, cb.endSeq, tcpSkbTimestampUs(skb));
+    }
+    if (sacked & TCPCB.LOST) sk.lostOut--;
+    if (!(sacked & TCPCB.EVER_RETRANS)) seqRttMs = now - cb.when;
     sk.packetsOut--;
     acked++;
     consumeSkb(skb as SkBuff, sk.net);
@@ -150,6 +313,8 @@ function tcpCleanRtxQueue(
   sk.retransOut = Math.max(0, sk.retransOut);
   sk.sackedOut = Math.max(0, sk.sackedOut);
   sk.lostOut = Math.max(0, sk.lostOut);
+  // "Non-retransmitted hole got filled? That's reordering"
+  if (acked > 0 && sack && before(reord, priorFack)) tcpCheckSackReordering(sk, reord);
   let rttUs = -1;
   if (info.tsecr !== null && info.tsecr !== 0 && acked > 0) {
     rttUs = Math.max(((Math.floor(now) >>> 0) - info.tsecr) >>> 0, 0) * 1000 || 1000;
@@ -178,7 +343,10 @@ function tcpAckUpdateWindow(sk: TcpSock, info: AckInfo): number {
   return 0;
 }
 
-/** `tcp_mark_head_lost` / RFC 6675 IsLost: unSACKed segments with `reordering` SACKed above. */
+/**
+ * `tcp_mark_head_lost` / RFC 6675 IsLost: unSACKed segments with `reordering` SACKed above.
+ * Used without RACK (`tcp_recovery` bit 0 off), and for Reno's head segment.
+ */
 function tcpMarkLost(sk: TcpSock, reno: boolean): void {
   if (reno) {
     const head = sk.rtxQueue.peek();
@@ -205,19 +373,32 @@ function tcpMarkLost(sk: TcpSock, reno: boolean): void {
   }
 }
 
-/** `tcp_enter_recovery`: RFC 6675 5 / RFC 5681 3.2 step 2, with PRR's initialisation. */
-function tcpEnterRecovery(sk: TcpSock, reno: boolean): void {
+/** `tcp_current_ssthresh`: ssthresh, or 3/4 of cwnd when that is larger and no reduction runs. */
+function tcpCurrentSsthresh(sk: TcpSock): number {
+  if (sk.caState === TCP_CA.CWR || sk.caState === TCP_CA.Recovery) return sk.sndSsthresh;
+  return Math.max(sk.sndSsthresh, (sk.sndCwnd >> 1) + (sk.sndCwnd >> 2));
+}
+
+/**
+ * `tcp_enter_recovery`: RFC 6675 5 / RFC 5681 3.2 step 2, with PRR's initialisation
+ * (`tcp_init_cwnd_reduction`) and the undo state (`tcp_init_undo`).
+ */
+export function tcpEnterRecovery(sk: TcpSock, reno: boolean): void {
   const tn = tcpNet(sk.net);
   if (reno) tn.mib.TcpExtTCPRenoRecovery++;
   else tn.mib.TcpExtTCPSackRecovery++;
-  sk.priorSsthresh = sk.sndSsthresh;
-  sk.undoMarker = sk.sndUna;
-  sk.priorCwnd = sk.sndCwnd;
-  if (sk.caOps) sk.sndSsthresh = sk.caOps.ssthresh(sk);
-  sk.prrDelivered = 0;
-  sk.prrOut = 0;
-  sk.priorInFlight = sk.packetsInFlight;
-  sk.highSeq = sk.sndNxt;
+  sk.priorSsthresh = 0;
+  tcpInitUndo(sk);
+  if (sk.caState !== TCP_CA.CWR && sk.caState !== TCP_CA.Recovery) {
+    sk.priorSsthresh = tcpCurrentSsthresh(sk);
+    sk.highSeq = sk.sndNxt;
+    sk.tlpHighSeq = null;
+    sk.priorCwnd = sk.sndCwnd;
+    sk.prrDelivered = 0;
+    sk.prrOut = 0;
+    sk.priorInFlight = sk.packetsInFlight;
+    if (sk.caOps) sk.sndSsthresh = sk.caOps.ssthresh(sk);
+  }
   tcpSetCaState(sk, TCP_CA.Recovery);
 }
 
@@ -226,7 +407,11 @@ function tcpEnterRecovery(sk: TcpSock, reno: boolean): void {
  * ssthresh / RecoverFS) - prr_out; else … sndcnt = MIN(ssthresh - pipe, limit)" with the
  * slow-start reduction bound.
  */
-function tcpCwndReduction(sk: TcpSock, newlyAckedSacked: number, unaAdvanced: boolean): void {
+export function tcpCwndReduction(
+  sk: TcpSock,
+  newlyAckedSacked: number,
+  unaAdvanced: boolean,
+): void {
   if (newlyAckedSacked <= 0) return;
   const inFlight = sk.packetsInFlight;
   const delta = sk.sndSsthresh - inFlight;
@@ -246,19 +431,43 @@ function tcpCwndReduction(sk: TcpSock, newlyAckedSacked: number, unaAdvanced: bo
 }
 
 /**
- * `tcp_fastretrans_alert`: the CA state machine. Enters Recovery after `tcp_reordering`
- * duplicate ACKs (RFC 5681 3.2: "The fast retransmit algorithm uses the arrival of 3 duplicate
- * ACKs … as an indication that a segment has been lost") or SACKed segments; leaves it when
- * SND.UNA passes `high_seq`.
+ * `tcp_end_cwnd_reduction`: recovery is over; unless it was undone, cwnd resumes at ssthresh
+ * (RFC 6937 3.1: "cwnd = ssthresh" on exiting recovery).
+ */
+function tcpEndCwndReduction(sk: TcpSock): void {
+  if (sk.sndSsthresh < TCP_INFINITE_SSTHRESH && sk.undoMarker !== 0) {
+    sk.sndCwnd = Math.max(sk.sndSsthresh, 2);
+  }
+}
+
+/**
+ * `tcp_identify_packet_loss` with RACK: runs the time-based scan (RFC 8985 6.2). Returns
+ * whether it armed the reordering timer, which then stands in for the RTO/TLP timer.
+ */
+function tcpIdentifyPacketLoss(sk: TcpSock): boolean {
+  if (sk.rtxQueue.isEmpty()) return false;
+  return tcpRackMarkLost(sk);
+}
+
+/**
+ * `tcp_fastretrans_alert`: the CA state machine. With RACK (SACK and `tcp_recovery` bit 0),
+ * recovery starts once a segment is marked lost (`tcp_time_to_recover`: "Trick#1: The loss is
+ * proven"); without it, after `tcp_reordering` duplicate ACKs (RFC 5681 3.2: "The fast
+ * retransmit algorithm uses the arrival of 3 duplicate ACKs … as an indication that a segment
+ * has been lost") or SACKed segments. It leaves Recovery when SND.UNA passes `high_seq`,
+ * undoing the reduction when it proves spurious. Returns whether RACK armed its timer.
  */
 function tcpFastretransAlert(
   sk: TcpSock,
+  info: AckInfo,
   ackedPkts: number,
   newlySacked: number,
   isDupack: boolean,
   unaAdvanced: boolean,
-): void {
+): boolean {
   const reno = !sk.rxOpt.sackOk;
+  const rack = !reno && tcpIsRack(sk);
+  let reoArmed = false;
   if (reno) {
     if (isDupack) {
       // tcp_add_reno_sack: a duplicate ACK stands for one segment that left the network.
@@ -274,30 +483,55 @@ function tcpFastretransAlert(
     (sk.caState === TCP_CA.Recovery || sk.caState === TCP_CA.Loss) &&
     !before(sk.sndUna, sk.highSeq)
   ) {
-    if (sk.caState === TCP_CA.Recovery) sk.sndCwnd = Math.max(sk.sndSsthresh, 2);
     if (reno) sk.sackedOut = 0;
-    tcpSetCaState(sk, TCP_CA.Open);
+    if (sk.caState === TCP_CA.Loss) {
+      if (!(unaAdvanced && tcpTryUndoLoss(sk, info.tsecr))) tcpTryUndoRecovery(sk, info.tsecr);
+    } else {
+      tcpTryUndoRecovery(sk, info.tsecr);
+      tcpEndCwndReduction(sk);
+    }
   }
   switch (sk.caState) {
     case TCP_CA.Recovery:
-      if (reno && unaAdvanced) tcpMarkLost(sk, true);
-      else if (!reno) tcpMarkLost(sk, false);
+      if (reno) {
+        if (unaAdvanced) tcpMarkLost(sk, true);
+      } else {
+        if (tcpTryUndoDsack(sk)) tcpTryKeepOpen(sk);
+        if (rack) reoArmed = tcpIdentifyPacketLoss(sk);
+        else tcpMarkLost(sk, false);
+        if (sk.caState !== TCP_CA.Recovery) {
+          // Undone: loss still evident (reordering, then loss) starts a new recovery.
+          if (sk.lostOut === 0) return reoArmed;
+          tcpEnterRecovery(sk, false);
+        }
+      }
       tcpCwndReduction(sk, ackedPkts + newlySacked, unaAdvanced);
       tcpXmitRetransmitQueue(sk);
-      return;
+      return reoArmed;
     case TCP_CA.Loss:
+      if (unaAdvanced && tcpTryUndoLoss(sk, info.tsecr)) return false;
+      if (rack) reoArmed = tcpIdentifyPacketLoss(sk);
       tcpXmitRetransmitQueue(sk);
-      return;
+      return reoArmed;
     default: {
-      if (sk.sackedOut + 1 > sk.reordering || sk.lostOut > 0) {
+      if (rack) {
+        if (sk.caState <= TCP_CA.Disorder) tcpTryUndoDsack(sk);
+        reoArmed = tcpIdentifyPacketLoss(sk);
+        if (sk.lostOut === 0) {
+          tcpTryKeepOpen(sk);
+          return reoArmed;
+        }
+      } else if (sk.sackedOut + 1 > sk.reordering || sk.lostOut > 0) {
         tcpMarkLost(sk, reno);
         if (sk.lostOut === 0) tcpMarkLost(sk, true);
-        tcpEnterRecovery(sk, reno);
-        tcpCwndReduction(sk, ackedPkts + newlySacked, unaAdvanced);
-        tcpXmitRetransmitQueue(sk);
-        return;
+      } else {
+        tcpSetCaState(sk, sk.sackedOut > 0 ? TCP_CA.Disorder : TCP_CA.Open);
+        return false;
       }
-      tcpSetCaState(sk, sk.sackedOut > 0 ? TCP_CA.Disorder : TCP_CA.Open);
+      tcpEnterRecovery(sk, reno);
+      tcpCwndReduction(sk, ackedPkts + newlySacked, unaAdvanced);
+      tcpXmitRetransmitQueue(sk);
+      return reoArmed;
     }
   }
 }
@@ -316,16 +550,22 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
   const tn = tcpNet(sk.net);
   const priorPackets = sk.packetsOut;
   const priorWnd = sk.sndWnd;
+  const sack = sk.rxOpt.sackOk;
+  // prior_fack: the highest SACKed sequence before this ACK.
+  const priorFack = sack ? tcpHighestSackSeq(sk) : priorSndUna;
   let flag = tcpAckUpdateWindow(sk, info);
   sk.rcvTstamp = sk.net.clock.now();
   sk.probesOut = 0;
   let newlySacked = 0;
-  if (info.sack.length && sk.rxOpt.sackOk) {
+  if (info.sack.length && sack) {
+    sackFlag = 0;
     newlySacked = tcpSacktag(sk, info, priorSndUna);
+    flag |= sackFlag;
     if (newlySacked) flag |= ACK_FLAG.DATA_SACKED;
   }
   const unaAdvanced = after(ack, priorSndUna);
   let acked = 0;
+  let setXmitTimer = false;
   // tp->delivered - prior_delivered: segments this ACK delivered, newly SACKed or cumulatively
   // acknowledged without having been SACKed before (tcp_sacktag_one, tcp_clean_rtx_queue).
   let delivered = newlySacked;
@@ -333,7 +573,7 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
     flag |= ACK_FLAG.SND_UNA_ADVANCED | ACK_FLAG.DATA_ACKED;
     sk.bytesAcked += (ack - priorSndUna) >>> 0;
     sk.sndUna = ack;
-    const r = tcpCleanRtxQueue(sk, info);
+    const r = tcpCleanRtxQueue(sk, info, priorFack);
     acked = r.acked;
     delivered += r.delivered;
     if (r.rttUs > 0) tcpRttEstimator(sk, r.rttUs);
@@ -342,10 +582,12 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
     if (sk.retransOut === 0) sk.retransStamp = 0;
     sk.caOps?.pktsAcked?.(sk, { pktsAcked: acked, rttUs: r.rttUs, inFlight: sk.packetsInFlight });
     tcpProcessTlpAck(sk, ack);
-    // tcp_set_xmit_timer: a loss probe when it may help, else the RTO.
-    if (!tcpScheduleLossProbe(sk)) tcpRearmRto(sk);
+    setXmitTimer = true;
   } else if (info.dataLen === 0 && !(info.flags & (TCP_FLAG.SYN | TCP_FLAG.FIN))) {
     tn.mib.TcpExtTCPPureAcks++;
+  }
+  if (delivered > 0 && sack && tn.sysctl.recovery.value & TCP_RACK.LOSS_DETECTION) {
+    tcpRackUpdateReoWnd(sk);
   }
   const isDupack =
     !unaAdvanced &&
@@ -356,12 +598,23 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
     (flag & ACK_FLAG.WIN_UPDATE) === 0;
   if (isDupack) sk.dupAcks++;
   else if (unaAdvanced) sk.dupAcks = 0;
+  // tcp_ack_is_dubious(); with nothing in flight, only a D-SACK (which may undo) gets here.
   if (
-    priorPackets > 0 &&
-    (isDupack || newlySacked > 0 || sk.caState !== TCP_CA.Open || sk.sackedOut > 0)
+    (priorPackets > 0 &&
+      (isDupack ||
+        newlySacked > 0 ||
+        flag & ACK_FLAG.DSACKING_ACK ||
+        sk.caState !== TCP_CA.Open ||
+        sk.sackedOut > 0)) ||
+    (priorPackets === 0 && flag & ACK_FLAG.DSACKING_ACK)
   ) {
-    tcpFastretransAlert(sk, acked, newlySacked, isDupack, unaAdvanced);
+    // tcp_identify_packet_loss(): "if (tcp_rack_mark_lost(sk)) *ack_flag &= ~FLAG_SET_XMIT_TIMER"
+    if (tcpFastretransAlert(sk, info, acked, newlySacked, isDupack, unaAdvanced)) {
+      setXmitTimer = false;
+    }
   }
+  // tcp_set_xmit_timer: a loss probe when it may help, else the RTO.
+  if (setXmitTimer && !tcpScheduleLossProbe(sk)) tcpRearmRto(sk);
   if (
     unaAdvanced &&
     sk.caOps &&

@@ -77,6 +77,12 @@ const HYSTART_MIN_SAMPLES = 8;
 /** Bounds of the delay-increase threshold, µs (`HYSTART_DELAY_MIN`, `HYSTART_DELAY_MAX`). */
 const HYSTART_DELAY_MIN_US = 4000;
 const HYSTART_DELAY_MAX_US = 16000;
+/**
+ * `curr_rtt` before a round's first sample: above any RTT (Linux: ~0U). The largest int32, not
+ * Infinity or a u32, so that V8 keeps the field a small integer rather than a boxed number.
+ */
+export const HYSTART_NO_RTT = 0x7fffffff;
+
 /** The socket clock's tick for CUBIC, `HZ` with 1 jiffy = 1 ms. */
 const HZ = 1000;
 
@@ -115,7 +121,7 @@ export interface BictcpCa {
   endSeq: number;
   /** HyStart: last ACK of the current ack train, µs. */
   lastAck: number;
-  /** HyStart: minimum RTT of this round, µs. */
+  /** HyStart: minimum RTT of this round, µs ({@link HYSTART_NO_RTT} before the first sample). */
   currRtt: number;
   /**
    * Packets acked over the connection, counted from `pktsAcked`: stands in for `snd_una`, which
@@ -144,10 +150,38 @@ function ca(sk: TcpCcSock): BictcpCa {
   return sk.caPriv as BictcpCa;
 }
 
+/**
+ * `struct bictcp` as a class, so every field lives inside the object from the start (one object
+ * of fixed shape per socket, no out-of-object property store).
+ */
+class Bictcp implements BictcpCa {
+  cnt = 0;
+  lastMaxCwnd = 0;
+  lastCwnd = 0;
+  lastTime = 0;
+  bicOriginPoint = 0;
+  bicK = 0;
+  delayMin = 0;
+  epochStart: number | undefined = undefined;
+  ackCnt = 0;
+  tcpCwnd = 0;
+  sampleCnt = 0;
+  found = false;
+  roundStart = 0;
+  endSeq = 0;
+  lastAck = 0;
+  currRtt = HYSTART_NO_RTT;
+  ackedTotal = 0;
+  lastActive: number;
+
+  constructor(lastActive: number) {
+    this.lastActive = lastActive;
+  }
+}
+
 /** A reset `struct bictcp` with a HyStart round starting now. */
 function freshState(sk: TcpCcSock): BictcpCa {
-  const c = { ackedTotal: 0, lastActive: bictcpClockMs(sk) } as BictcpCa;
-  bictcpReset(c);
+  const c = new Bictcp(bictcpClockMs(sk));
   bictcpHystartReset(sk, c);
   return c;
 }
@@ -172,7 +206,7 @@ function bictcpReset(c: BictcpCa): void {
 function bictcpHystartReset(sk: TcpCcSock, c: BictcpCa): void {
   c.roundStart = c.lastAck = sk.nowUs;
   c.endSeq = c.ackedTotal + sk.packetsInFlight;
-  c.currRtt = Number.POSITIVE_INFINITY;
+  c.currRtt = HYSTART_NO_RTT;
   c.sampleCnt = 0;
 }
 

@@ -1,12 +1,12 @@
 /**
- * The receive side of a connection: option parsing, `tcp_validate_incoming` (sequence check,
- * PAWS, RFC 5961 RST/SYN handling), `tcp_rcv_established`, `tcp_rcv_state_process` (the RFC
- * 9293 state machine for every state but LISTEN's SYN handling) and the data path (receive
- * queue, out-of-order queue, SACK/DSACK, delayed ACK, FIN).
+ * The receive side of a connection: `tcp_validate_incoming` (sequence check, PAWS, RFC 5961
+ * RST/SYN handling), `tcp_rcv_established` with its header-prediction fast path, and
+ * `tcp_rcv_state_process` (the RFC 9293 state machine for every state but LISTEN's SYN
+ * handling). Options are parsed in tcp_options.ts, the data path is tcp_rcv_data.ts.
  * @see net/ipv4/tcp_input.c
  * @packageDocumentation
  */
-import { consumeSkb, kfreeSkb, type SkBuff, SkbDropReason } from "@skbuff/core";
+import { consumeSkb, getU32, kfreeSkb, type SkBuff, SkbDropReason } from "@skbuff/core";
 
 import { tcpNet } from "./netns.js";
 import { POLL } from "./socket_api.js";
@@ -22,6 +22,15 @@ import {
   tcpTimeWait,
 } from "./tcp.js";
 import { type AckInfo, tcpAck } from "./tcp_ack.js";
+import {
+  NO_SACK,
+  type SackBlocks,
+  type SegOptions,
+  TCP_HLEN_TSTAMP_ALIGNED,
+  TCPOPT_TSTAMP_ALIGNED,
+  tcpFastParseOptions,
+  tcpParseSegOptions,
+} from "./tcp_options.js";
 import { tcpPmtu, tcpSendAck, tcpSendSynack, tcpSyncMss } from "./tcp_output.js";
 import {
   tcpAckSndCheck,
@@ -30,7 +39,7 @@ import {
   tcpEnterQuickackMode,
   tcpReceiveWindow,
 } from "./tcp_rcv_data.js";
-import { TCP_SKB_CB, type TcpSock } from "./tcp_sock.js";
+import { TCP_SKB_CB, type TcpSkbCb, type TcpSock } from "./tcp_sock.js";
 import {
   after,
   before,
@@ -49,66 +58,68 @@ import { tcpResetKeepaliveTimer } from "./tcp_timer.js";
 import { tcpPush } from "./tcp_write.js";
 import {
   TCP_FLAG,
+  TCPHDR,
   tcpAckSeq,
   tcpDoff,
   tcpFlags,
-  tcpParseOptions,
   tcpSeq,
   tcpWindow,
 } from "./wire/tcphdr.js";
 
-/** The options of one segment (`tcp_parse_options`). */
-export interface SegOptions {
-  mss: number;
-  wscale: number;
-  sackOk: boolean;
-  ts: { val: number; ecr: number } | null;
-  sack: (readonly [number, number])[];
-}
+export { type SegOptions, TCP_MAX_WSCALE, tcpParseSegOptions } from "./tcp_options.js";
 
-/** `TCP_MAX_WSCALE` (RFC 7323 2.3: "the shift count … MUST be limited to 14"). */
-export const TCP_MAX_WSCALE = 14;
 /** `TCP_PAWS_24DAYS`, ms. */
 const TCP_PAWS_24DAYS = 24 * 24 * 3600 * 1000;
 
-/**
- * `tcp_parse_options` of the segment at `skb.data`: malformed options are ignored (as Linux
- * does), MSS and window scale only count on a SYN.
- */
-export function tcpParseSegOptions(skb: SkBuff): SegOptions {
-  const b = skb.head;
-  const o = skb.data;
-  const out: SegOptions = { mss: 0, wscale: -1, sackOk: false, ts: null, sack: [] };
-  const hlen = tcpDoff(b, o) * 4;
-  if (hlen <= 20) return out;
-  const opts = tcpParseOptions(b, o + 20, o + hlen);
-  if (opts === null) return out;
-  const syn = (tcpFlags(b, o) & TCP_FLAG.SYN) !== 0;
-  for (const opt of opts) {
-    switch (opt.kind) {
-      case "mss":
-        if (syn && opt.value) out.mss = opt.value;
-        break;
-      case "wscale":
-        if (syn) out.wscale = Math.min(opt.value, TCP_MAX_WSCALE);
-        break;
-      case "sackOK":
-        if (syn) out.sackOk = true;
-        break;
-      case "ts":
-        out.ts = { val: opt.val, ecr: opt.ecr };
-        break;
-      case "sack":
-        out.sack = opt.blocks.map(([l, r]) => [l >>> 0, r >>> 0] as const);
-        break;
-      default:
-    }
-  }
-  return out;
+/** An {@link AckInfo} that is filled in place, one per nesting level of {@link tcpAckSkb}. */
+class RcvAckInfo implements AckInfo {
+  seq = 0;
+  ack = 0;
+  window = 0;
+  flags = 0;
+  dataLen = 0;
+  tsecr: number | null = null;
+  sack: SackBlocks = NO_SACK;
 }
 
-/** The {@link AckInfo} of a segment. */
-export function ackInfoOf(sk: TcpSock, skb: SkBuff, opts: SegOptions): AckInfo {
+/**
+ * The AckInfos {@link tcpAckSkb} lends to `tcpAck`, by depth: a segment is processed to the end
+ * before the next one, but a transmit inside `tcpAck` may (on a device that delivers at once)
+ * bring another segment in before the first `tcpAck` returns, and that one gets the next object.
+ */
+const ackInfoPool: RcvAckInfo[] = [new RcvAckInfo()];
+let ackInfoDepth = 0;
+
+/**
+ * `tcp_ack` of a segment whose options {@link tcpFastParseOptions} read: its {@link AckInfo}
+ * is filled into a reused object (valid for the call only) rather than allocated.
+ */
+function tcpAckSkb(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, sack: SackBlocks): number {
+  const b = skb.head;
+  const o = skb.data;
+  let info = ackInfoPool[ackInfoDepth];
+  if (info === undefined) {
+    info = new RcvAckInfo();
+    ackInfoPool.push(info);
+  }
+  info.seq = cb.seq;
+  info.ack = cb.ackSeq;
+  info.window = tcpWindow(b, o);
+  info.flags = cb.tcpFlags;
+  info.dataLen = skb.len - tcpDoff(b, o) * 4;
+  info.tsecr = sk.rxOpt.sawTstamp ? sk.rxOpt.rcvTsecr : null;
+  info.sack = sack;
+  ackInfoDepth++;
+  try {
+    return tcpAck(sk, info);
+  } finally {
+    ackInfoDepth--;
+    info.sack = NO_SACK;
+  }
+}
+
+/** The {@link AckInfo} of a segment, for the SYN_SENT path's parsed options. */
+function ackInfoOf(sk: TcpSock, skb: SkBuff, opts: SegOptions): AckInfo {
   const cb = TCP_SKB_CB(skb);
   const hlen = tcpDoff(skb.head, skb.data) * 4;
   return {
@@ -152,18 +163,19 @@ export function tcpSendChallengeAck(sk: TcpSock): void {
  * RST bit is set and the sequence number exactly matches the next expected sequence number
  * (RCV.NXT), then TCP MUST reset the connection … Otherwise … TCP MUST send an ACK (challenge
  * ACK)") and SYN (RFC 5961 4.2: "the receiver MUST send an ACK (challenge ACK) to the remote
- * peer"). Frees the skb and returns false when the segment goes no further.
+ * peer"). Reads the timestamps {@link tcpFastParseOptions} left in `sk.rxOpt`. Frees the skb and
+ * returns false when the segment goes no further.
  */
-function tcpValidateIncoming(sk: TcpSock, skb: SkBuff, opts: SegOptions): boolean {
+function tcpValidateIncoming(sk: TcpSock, skb: SkBuff): boolean {
   const cb = TCP_SKB_CB(skb);
-  const tn = tcpNet(sk.net);
+  const rx = sk.rxOpt;
   const rst = (cb.tcpFlags & TCP_FLAG.RST) !== 0;
-  const ts = sk.rxOpt.tstampOk ? opts.ts : null;
-  if (ts && ((sk.rxOpt.tsRecent - ts.val) | 0) > 1 && !rst) {
-    if (sk.net.clock.now() < sk.rxOpt.tsRecentStamp + TCP_PAWS_24DAYS) {
+  const ts = rx.sawTstamp;
+  if (ts && ((rx.tsRecent - rx.rcvTsval) | 0) > 1 && !rst) {
+    if (sk.net.clock.now() < rx.tsRecentStamp + TCP_PAWS_24DAYS) {
       // RFC 7323 5.3 R1: "If SEG.TSval < TS.Recent … then the segment is not acceptable …
       // Send an acknowledgment in reply as specified in RFC 793".
-      tn.mib.TcpExtPAWSEstab++;
+      tcpNet(sk.net).mib.TcpExtPAWSEstab++;
       tcpSendAck(sk);
       kfreeSkb(skb, SkbDropReason.TCP_RFC7323_PAWS, sk.net);
       return false;
@@ -191,9 +203,9 @@ function tcpValidateIncoming(sk: TcpSock, skb: SkBuff, opts: SegOptions): boolea
   }
   // RFC 7323 4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent then SEG.TSval
   // is copied to TS.Recent".
-  if (ts && !after(cb.seq, sk.rcvWup) && ((ts.val - sk.rxOpt.tsRecent) | 0) >= 0) {
-    sk.rxOpt.tsRecent = ts.val;
-    sk.rxOpt.tsRecentStamp = sk.net.clock.now();
+  if (ts && !after(cb.seq, sk.rcvWup) && ((rx.rcvTsval - rx.tsRecent) | 0) >= 0) {
+    rx.tsRecent = rx.rcvTsval;
+    rx.tsRecentStamp = sk.net.clock.now();
   }
   if (cb.tcpFlags & TCP_FLAG.SYN) {
     tcpSendChallengeAck(sk);
@@ -222,22 +234,81 @@ export function tcpFillCb(skb: SkBuff): void {
   cb.sacked = 0;
 }
 
-/** `tcp_rcv_established`: a segment for an ESTABLISHED socket. Takes ownership. */
+/**
+ * Header prediction (`tcp_rcv_established`'s fast path, after Van Jacobson): whether `skb` is
+ * the segment an established connection expects next, so that the general checks of
+ * {@link tcpValidateIncoming} can be skipped. It must carry ACK and nothing else but PSH, the
+ * header length of the options negotiated (no options, or just the aligned timestamp), the next
+ * sequence number, an ACK of nothing unsent, the window last advertised, and the connection must
+ * have no out-of-order data, an open receive window and receive memory to spare
+ * (`tcp_fast_path_check`). With timestamps the segment's TSval must not be older than
+ * TS.Recent (so it passes PAWS, RFC 7323 5.3), and TS.Recent is updated as RFC 7323 4.3 (2) says.
+ * Returns false, with nothing changed, for the slow path.
+ */
+function tcpHeaderPredicted(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb): boolean {
+  const b = skb.head;
+  const o = skb.data;
+  const rx = sk.rxOpt;
+  if (
+    (cb.tcpFlags & ~TCP_FLAG.PSH) !== TCP_FLAG.ACK ||
+    cb.seq !== sk.rcvNxt ||
+    after(cb.ackSeq, sk.sndNxt) ||
+    tcpDoff(b, o) * 4 !== (rx.tstampOk ? TCP_HLEN_TSTAMP_ALIGNED : TCPHDR.MIN_LEN) ||
+    tcpWindow(b, o) << rx.sndWscale !== sk.sndWnd ||
+    !sk.outOfOrderQueue.isEmpty() ||
+    tcpReceiveWindow(sk) === 0 ||
+    sk.rmemAlloc >= sk.rcvbuf
+  )
+    return false;
+  if (!rx.tstampOk) {
+    rx.sawTstamp = false;
+    return true;
+  }
+  if (getU32(b, o + TCPHDR.MIN_LEN) !== TCPOPT_TSTAMP_ALIGNED) return false;
+  const tsval = getU32(b, o + 24);
+  if (((tsval - rx.tsRecent) | 0) < 0) return false;
+  rx.sawTstamp = true;
+  rx.rcvTsval = tsval;
+  rx.rcvTsecr = getU32(b, o + 28);
+  // RFC 7323 4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent then SEG.TSval
+  // is copied to TS.Recent" (`tcp_store_ts_recent`).
+  if (!after(cb.seq, sk.rcvWup)) {
+    rx.tsRecent = tsval;
+    rx.tsRecentStamp = sk.net.clock.now();
+  }
+  return true;
+}
+
+/**
+ * `tcp_rcv_established`: a segment for an ESTABLISHED socket. Takes ownership. The segment
+ * {@link tcpHeaderPredicted} expects skips the general checks (`TcpExtTCPHPHits` when it
+ * carries data, `TcpExtTCPHPAcks` when its ACK advances SND.UNA); every other segment takes the
+ * slow path (options scanned, {@link tcpValidateIncoming}). Both then share the rest: the ACK,
+ * the data, and what to send.
+ */
 export function tcpRcvEstablished(sk: TcpSock, skb: SkBuff): void {
   const cb = TCP_SKB_CB(skb);
-  const tn = tcpNet(sk.net);
-  const opts = tcpParseSegOptions(skb);
   sk.segsIn++;
-  // Header prediction (counted only): the next expected segment, ACK only flags, window same.
-  if (cb.seq === sk.rcvNxt && (cb.tcpFlags & ~TCP_FLAG.PSH) === TCP_FLAG.ACK)
-    tn.mib.TcpExtTCPHPHits++;
-  if (!tcpValidateIncoming(sk, skb, opts)) return;
+  if (tcpHeaderPredicted(sk, skb, cb)) {
+    const mib = tcpNet(sk.net).mib;
+    const priorSndUna = sk.sndUna;
+    if (cb.endSeq !== cb.seq) mib.TcpExtTCPHPHits++;
+    tcpRcvEstablishedAcked(sk, skb, cb, NO_SACK);
+    if (sk.sndUna !== priorSndUna) mib.TcpExtTCPHPAcks++;
+    return;
+  }
+  const sack = tcpFastParseOptions(sk, skb);
+  if (!tcpValidateIncoming(sk, skb)) return;
   if (!(cb.tcpFlags & TCP_FLAG.ACK)) {
     kfreeSkb(skb, SkbDropReason.TCP_FLAGS, sk.net);
     return;
   }
-  const r = tcpAck(sk, ackInfoOf(sk, skb, opts));
-  if (r < 0) {
+  tcpRcvEstablishedAcked(sk, skb, cb, sack);
+}
+
+/** `tcp_rcv_established` from the ACK on (RFC 9293 3.10.7.4, fifth to eighth). */
+function tcpRcvEstablishedAcked(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, sack: SackBlocks): void {
+  if (tcpAckSkb(sk, skb, cb, sack) < 0) {
     tcpSendAck(sk);
     kfreeSkb(skb, SkbDropReason.TCP_ACK_UNSENT_DATA, sk.net);
     return;
@@ -255,7 +326,6 @@ export function tcpRcvEstablished(sk: TcpSock, skb: SkBuff): void {
 function tcpRcvSynsentStateProcess(sk: TcpSock, skb: SkBuff, opts: SegOptions): number {
   const cb = TCP_SKB_CB(skb);
   const flags = cb.tcpFlags;
-  const _tn = tcpNet(sk.net);
   if (flags & TCP_FLAG.ACK) {
     if (!after(cb.ackSeq, sk.iss) || after(cb.ackSeq, sk.sndNxt)) {
       if (flags & TCP_FLAG.RST) {
@@ -334,7 +404,6 @@ function tcpApplySynOptions(sk: TcpSock, opts: SegOptions): void {
 export function tcpRcvStateProcess(sk: TcpSock, skb: SkBuff): number {
   const cb = TCP_SKB_CB(skb);
   const tn = tcpNet(sk.net);
-  const opts = tcpParseSegOptions(skb);
   sk.segsIn++;
   switch (sk.state) {
     case TCP_CLOSE:
@@ -345,16 +414,17 @@ export function tcpRcvStateProcess(sk: TcpSock, skb: SkBuff): number {
       kfreeSkb(skb, SkbDropReason.TCP_FLAGS, sk.net);
       return 0;
     case TCP_SYN_SENT:
-      return tcpRcvSynsentStateProcess(sk, skb, opts);
+      return tcpRcvSynsentStateProcess(sk, skb, tcpParseSegOptions(skb));
     default:
   }
-  if (!tcpValidateIncoming(sk, skb, opts)) return 0;
+  const sack = tcpFastParseOptions(sk, skb);
+  if (!tcpValidateIncoming(sk, skb)) return 0;
   // RFC 9293 3.10.7.4 fifth: "if the ACK bit is off, drop the segment and return".
   if (!(cb.tcpFlags & TCP_FLAG.ACK)) {
     kfreeSkb(skb, SkbDropReason.TCP_FLAGS, sk.net);
     return 0;
   }
-  const acceptable = tcpAck(sk, ackInfoOf(sk, skb, opts));
+  const acceptable = tcpAckSkb(sk, skb, cb, sack);
   if (acceptable <= 0) {
     if (sk.state === TCP_SYN_RECV) return 1;
     if (acceptable < 0) {

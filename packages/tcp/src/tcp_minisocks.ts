@@ -290,6 +290,7 @@ export function tcpCreateOpenreqChild(req: RequestSock, skb: SkBuff): TcpSock {
   sk.prot = listener.prot;
   tcpInitSock(sk);
   sk.rcvbuf = listener.rcvbuf;
+  sk.rcvbufLocked = listener.rcvbufLocked;
   sk.sndbuf = listener.sndbuf;
   sk.nonagle = listener.nonagle;
   sk.keepalive = listener.keepalive;

@@ -5,14 +5,7 @@
  * @see net/ipv4/tcp_output.c
  * @packageDocumentation
  */
-import {
-  allocSkb,
-  CHECKSUM_PARTIAL,
-  consumeSkb,
-  csumTcpudpMagic,
-  type SkBuff,
-  type Stack,
-} from "@skbuff/core";
+import { allocSkb, CHECKSUM_PARTIAL, csumTcpudpMagic, type SkBuff, type Stack } from "@skbuff/core";
 import { ipBuildAndSendPkt, ipQueueXmit, type Rtable } from "@skbuff/ipv4";
 import { tcpNet } from "./netns.js";
 import { TCP_NAGLE, TCP_SKB_CB, type TcpSock } from "./tcp_sock.js";
@@ -22,9 +15,17 @@ import {
   IPPROTO_TCP,
   TCP_FLAG,
   TCPHDR,
+  TCPOLEN,
+  TCPOLEN_SACK_BASE_ALIGNED,
+  TCPOLEN_TSTAMP_ALIGNED,
   type TcpOption,
   type TcpRepr,
   tcpEmit,
+  tcpEmitFixed,
+  tcpEmitOption,
+  tcpEmitSackBlock,
+  tcpEmitSackHead,
+  tcpEmitTsAligned,
   tcpHeaderLen,
 } from "./wire/tcphdr.js";
 
@@ -43,8 +44,6 @@ export const TCP_MSS_DEFAULT = 536;
 const IP_MAX_MTU = 65535;
 /** Header lengths of IPv4 and TCP without options. */
 const IPV4_TCP_HDRS = 40;
-/** `TCPOLEN_TSTAMP_ALIGNED`. */
-const TCPOLEN_TSTAMP_ALIGNED = 12;
 
 /** The fields of one segment to build. */
 export interface SegmentSpec {
@@ -123,22 +122,57 @@ export function tcpEstablishedOptions(sk: TcpSock): TcpOption[] {
     out.push({ kind: "nop" }, { kind: "nop" });
     out.push({ kind: "ts", val: tcpTimeStamp(sk.net), ecr: sk.rxOpt.tsRecent });
   }
-  if (sk.rxOpt.sackOk) {
+  const n = tcpSackBlocksToSend(sk);
+  if (n > 0) {
     const blocks: (readonly [number, number])[] = [];
     if (sk.dsack) blocks.push(sk.dsack);
     for (const b of sk.selectiveAcks) blocks.push(b);
-    const max = sk.rxOpt.tstampOk ? 3 : 4;
-    if (blocks.length) {
-      out.push({ kind: "nop" }, { kind: "nop" });
-      out.push({ kind: "sack", blocks: blocks.slice(0, max) });
-    }
+    out.push({ kind: "nop" }, { kind: "nop" });
+    out.push({ kind: "sack", blocks: blocks.slice(0, n) });
   }
   return out;
 }
 
+/**
+ * How many SACK blocks the next segment carries: the D-SACK first (RFC 2883 4), then ours, at
+ * most 4, or 3 beside a timestamp (RFC 2018 3: "at most 3 SACK blocks" fit with the 10 bytes of
+ * the Timestamp option).
+ */
+function tcpSackBlocksToSend(sk: TcpSock): number {
+  if (!sk.rxOpt.sackOk) return 0;
+  const n = (sk.dsack !== null ? 1 : 0) + sk.selectiveAcks.length;
+  const max = sk.rxOpt.tstampOk ? 3 : 4;
+  return Math.min(n, max);
+}
+
+/**
+ * `tcp_options_write` for an established connection, straight into the header (no option
+ * objects): `nop,nop,TS` then `nop,nop,SACK` with `nsack` blocks, D-SACK first. Returns the
+ * offset after the options.
+ */
+function tcpWriteEstablishedOptions(sk: TcpSock, b: Uint8Array, o: number, nsack: number): number {
+  if (sk.rxOpt.tstampOk) o = tcpEmitTsAligned(b, o, tcpTimeStamp(sk.net), sk.rxOpt.tsRecent);
+  if (nsack > 0) {
+    o = tcpEmitSackHead(b, o, nsack);
+    let left = nsack;
+    const d = sk.dsack;
+    if (d !== null) {
+      o = tcpEmitSackBlock(b, o, d[0], d[1]);
+      left--;
+    }
+    const sacks = sk.selectiveAcks;
+    for (let i = 0; i < left; i++) {
+      const blk = sacks[i]!;
+      o = tcpEmitSackBlock(b, o, blk[0], blk[1]);
+    }
+  }
+  return o;
+}
+
 /** `tcp_space` / `tcp_win_from_space`: half the free receive buffer (adv_win_scale 1). */
 export function tcpSpace(sk: TcpSock): number {
-  return Math.max(0, (sk.rcvbuf - sk.rmemAlloc) >> 1);
+  const free = sk.rcvbuf - sk.rmemAlloc;
+  return free > 0 ? free >> 1 : 0;
 }
 
 /** `tcp_full_space`. */
@@ -149,19 +183,28 @@ export function tcpFullSpace(sk: TcpSock): number {
 /**
  * `tcp_select_window`: the window to advertise, never shrinking what was offered (RFC 9293
  * 3.8.6.2.2: "the receiver SHOULD NOT shrink the window"), zero when less than an MSS is free
- * (RFC 1122 4.2.3.3 receiver SWS avoidance), scaled by our shift.
+ * (RFC 1122 4.2.3.3 receiver SWS avoidance), scaled by our shift. The free space follows the
+ * receive buffer, which autotuning grows (`tcp_rcvbuf.ts`). Plain arithmetic, no allocation.
  */
 export function tcpSelectWindow(sk: TcpSock): number {
-  const cur = Math.max(0, sk.rcvWnd - ((sk.rcvNxt - sk.rcvWup) >>> 0));
+  let cur = sk.rcvWnd - ((sk.rcvNxt - sk.rcvWup) >>> 0);
+  if (cur < 0) cur = 0;
   const wscale = sk.rxOpt.rcvWscale;
-  let free = Math.min(tcpSpace(sk), sk.windowClamp || tcpFullSpace(sk));
-  const full = Math.min(tcpFullSpace(sk), sk.windowClamp || tcpFullSpace(sk));
+  const fullSpace = sk.rcvbuf >> 1;
+  const clamp = sk.windowClamp || fullSpace;
+  let free = tcpSpace(sk);
+  if (free > clamp) free = clamp;
+  const full = Math.min(fullSpace, clamp);
   if (free < full >> 1 && free < sk.ack.rcvMss) free = 0;
   let win = free;
   if (wscale) win = (win >> wscale) << wscale;
   else if (win > 65535) win = 65535;
-  if (win < cur) win = (cur + ((1 << wscale) - 1)) & ~((1 << wscale) - 1);
-  win = Math.min(win, 65535 << wscale);
+  if (win < cur) {
+    const mask = (1 << wscale) - 1;
+    win = (cur + mask) & ~mask;
+  }
+  const max = 65535 << wscale;
+  if (win > max) win = max;
   sk.rcvWnd = win;
   sk.rcvWup = sk.rcvNxt;
   return win >> wscale;
@@ -169,56 +212,99 @@ export function tcpSelectWindow(sk: TcpSock): number {
 
 /**
  * `tcp_transmit_skb`: sends the segment held by `skb` (a queued data or control segment,
- * `TCP_SKB_CB` giving seq and flags); the queued skb is kept (a copy goes out). Returns 0 or a
- * negative errno.
+ * `TCP_SKB_CB` giving seq and flags); the queued skb is kept. Returns 0 or a negative errno.
+ *
+ * As in Linux, the payload is not copied: a clone of the queued skb goes out, the TCP header
+ * pushed into the headroom that `tcp_sendmsg` reserved ({@link MAX_TCP_HEADER}). The rule that
+ * makes this safe (Linux's `skb_header_release` convention): the bytes in front of the queued
+ * skb's `data` belong to whichever clone is being sent, which writes its TCP, IP and link
+ * headers there; nobody writes the shared payload `[data, tail)` or the tailroom after it
+ * (a receiver coalescing into a looped-back skb included) without `cow()` first. So a
+ * queued skb is cloned only while no earlier clone of it is alive (`skb_cloned`): a
+ * retransmission while the previous transmission is still held (in a device queue, or in the
+ * peer's receive queue on loopback) sends a private copy instead (`pskb_copy`), since its
+ * headers would overwrite the ones the held clone still carries. A queued skb without the
+ * headroom goes out as a copy as well.
+ * @see net/ipv4/tcp_output.c __tcp_transmit_skb()
  */
 export function tcpTransmitSkb(sk: TcpSock, skb: SkBuff): number {
   const cb = TCP_SKB_CB(skb);
+  cb.when = sk.net.clock.now();
+  cb.txCount++;
+  const out = skb.headroom >= MAX_TCP_HEADER && !skb.isShared() ? skb.clone() : tcpSkbCopy(skb);
+  return tcpTransmitBuilt(sk, out, cb.seq, cb.tcpFlags);
+}
+
+/** `pskb_copy` for transmit: the payload of `skb` in a private skb with full headroom. */
+function tcpSkbCopy(skb: SkBuff): SkBuff {
+  const len = skb.len;
+  const n = allocSkb(MAX_TCP_HEADER + len);
+  n.reserve(MAX_TCP_HEADER);
+  if (len > 0) n.head.set(skb.head.subarray(skb.data, skb.tail), n.put(len));
+  return n;
+}
+
+/**
+ * The body of `__tcp_transmit_skb` once the skb to send is chosen: pushes and writes the TCP
+ * header (options written in place), leaves the checksum to the device (`CHECKSUM_PARTIAL`,
+ * the field seeded with the pseudo-header sum, as `tcp_v4_send_check`), counts, and hands the
+ * segment to IP. Takes ownership of `skb`, whose `data` is at the payload.
+ */
+function tcpTransmitBuilt(sk: TcpSock, skb: SkBuff, seq: number, flags: number): number {
   const net = sk.net;
-  const syn = (cb.tcpFlags & TCP_FLAG.SYN) !== 0;
-  let options: TcpOption[];
+  const syn = (flags & TCP_FLAG.SYN) !== 0;
+  const ackFlag = (flags & TCP_FLAG.ACK) !== 0;
+  const payloadLen = skb.len;
+  let synOptions: TcpOption[] | null = null;
+  let nsack = 0;
+  let hlen: number;
   let window: number;
   if (syn) {
-    options = tcpSynOptions(sk.advmss, {
+    synOptions = tcpSynOptions(sk.advmss, {
       sack: sk.rxOpt.sackOk,
       ts: sk.rxOpt.tstampOk,
       wscale: sk.rxOpt.wscaleOk ? sk.rxOpt.rcvWscale : null,
       tsval: tcpTimeStamp(net),
       tsecr: sk.rxOpt.tsRecent,
     });
+    hlen = tcpHeaderLen({ options: synOptions });
     // RFC 7323 2.2: "The window field in a segment where the SYN bit is set … MUST NOT be scaled."
     window = Math.min(sk.rcvWnd, 65535);
   } else {
-    options = tcpEstablishedOptions(sk);
+    nsack = tcpSackBlocksToSend(sk);
+    hlen =
+      TCPHDR.MIN_LEN +
+      (sk.rxOpt.tstampOk ? TCPOLEN_TSTAMP_ALIGNED : 0) +
+      (nsack > 0 ? TCPOLEN_SACK_BASE_ALIGNED + TCPOLEN.SACK_PERBLOCK * nsack : 0);
     window = tcpSelectWindow(sk);
   }
-  const ackFlag = (cb.tcpFlags & TCP_FLAG.ACK) !== 0;
-  const out = tcpBuildSegment(
-    {
-      sport: sk.num,
-      dport: sk.dport,
-      seq: cb.seq,
-      ack: ackFlag ? sk.rcvNxt : 0,
-      flags: cb.tcpFlags,
-      window,
-      options,
-      payload: skb.head.subarray(skb.data, skb.tail),
-    },
-    sk.rcvSaddr,
-    sk.daddr,
-  );
-  cb.when = net.clock.now();
-  cb.txCount++;
+  const o = skb.push(hlen);
+  skb.transportHeader = o;
+  const b = skb.head;
+  tcpEmitFixed(b, o, sk.num, sk.dport, seq, ackFlag ? sk.rcvNxt : 0, hlen, flags, window);
+  if (synOptions !== null) {
+    let i = o + TCPHDR.MIN_LEN;
+    for (const opt of synOptions) i = tcpEmitOption(opt, b, i);
+    b.fill(0, i, o + hlen);
+  } else {
+    tcpWriteEstablishedOptions(sk, b, o + TCPHDR.MIN_LEN, nsack);
+  }
+  const pseudo = ~csumTcpudpMagic(sk.rcvSaddr, sk.daddr, hlen + payloadLen, IPPROTO_TCP, 0);
+  b[o + TCPHDR.CHECK] = (pseudo >>> 8) & 0xff;
+  b[o + TCPHDR.CHECK + 1] = pseudo & 0xff;
+  skb.ipSummed = CHECKSUM_PARTIAL;
+  skb.csumStart = o;
+  skb.csumOffset = TCPHDR.CHECK;
   const tn = tcpNet(net);
   tn.mib.TcpOutSegs++;
   sk.segsOut++;
-  if (skb.len > 0) {
+  if (payloadLen > 0) {
     sk.dataSegsOut++;
     sk.lsndtime = net.clock.now();
   }
   if (ackFlag) tcpEventAckSent(sk);
-  if (cb.tcpFlags & TCP_FLAG.RST) tn.mib.TcpOutRsts++;
-  const err = ipQueueXmit(sk, out, IPPROTO_TCP, { df: true });
+  if (flags & TCP_FLAG.RST) tn.mib.TcpOutRsts++;
+  const err = ipQueueXmit(sk, skb, IPPROTO_TCP, { df: true });
   return Math.min(err, 0);
 }
 
@@ -265,14 +351,14 @@ export function tcpCurrentMss(sk: TcpSock): number {
   return sk.mssCache;
 }
 
-/** Sends a segment with no data and the socket's state: an ACK, or an RST with `flags`. */
+/**
+ * Sends a segment with no data and the socket's state: an ACK, or an RST with `flags`. Like
+ * `tcp_send_ack`, the skb is built with header room and sent itself, not cloned.
+ */
 function tcpSendControl(sk: TcpSock, flags: number, seq: number): void {
-  const skb = allocSkb(0);
-  const cb = TCP_SKB_CB(skb);
-  cb.seq = cb.endSeq = seq;
-  cb.tcpFlags = flags;
-  tcpTransmitSkb(sk, skb);
-  consumeSkb(skb, sk.net);
+  const skb = allocSkb(MAX_TCP_HEADER);
+  skb.reserve(MAX_TCP_HEADER);
+  tcpTransmitBuilt(sk, skb, seq, flags);
 }
 
 /** `tcp_send_ack`. */

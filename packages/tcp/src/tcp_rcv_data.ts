@@ -10,6 +10,7 @@ import { tcpNet } from "./netns.js";
 import { POLL } from "./socket_api.js";
 import { RCV_SHUTDOWN, skWake, tcpSetState, tcpTimeWait } from "./tcp.js";
 import { tcpSendAck, tcpSendDelayedAck } from "./tcp_output.js";
+import { tcpRcvDataRtt } from "./tcp_rcvbuf.js";
 import { ICSK_ACK, skbInsertAfter, TCP_SKB_CB, type TcpSock } from "./tcp_sock.js";
 import {
   after,
@@ -23,7 +24,7 @@ import {
   TCP_SYN_RECV,
   TCP_TIME_WAIT,
 } from "./tcp_states.js";
-import { TCP_CHRONO, tcpChronoStop, tcpPush } from "./tcp_write.js";
+import { TCP_CHRONO, tcpChronoStop, tcpPush, tcpWmemQueued } from "./tcp_write.js";
 import { TCP_FLAG, tcpDoff } from "./wire/tcphdr.js";
 
 /** `TCP_MAX_QUICKACKS`. */
@@ -105,12 +106,10 @@ function tcpOfoQueue(sk: TcpSock): void {
  * `tcp_data_queue`: in-order data to the receive queue (then whatever the out-of-order queue
  * can give), old data answered with a D-SACK, data beyond the window dropped, and the rest to
  * the out-of-order queue with an immediate ACK (RFC 5681 4.2: "an immediate ACK SHOULD be
- * generated when a segment arrives out of order"). Takes ownership; returns whether data or a
- * FIN was accepted.
+ * generated when a segment arrives out of order"). Takes ownership.
  */
 export function tcpDataQueue(sk: TcpSock, skb: SkBuff): void {
   const cb = TCP_SKB_CB(skb);
-  const tn = tcpNet(sk.net);
   skb.pull(tcpDoff(skb.head, skb.data) * 4);
   const fin = (cb.tcpFlags & TCP_FLAG.FIN) !== 0;
   if (skb.len === 0 && !fin) {
@@ -122,7 +121,7 @@ export function tcpDataQueue(sk: TcpSock, skb: SkBuff): void {
   if (skb.len > sk.ack.rcvMss) sk.ack.rcvMss = Math.min(skb.len, sk.advmss);
   if (cb.seq === sk.rcvNxt || (before(cb.seq, sk.rcvNxt) && after(cb.endSeq, sk.rcvNxt))) {
     if (tcpReceiveWindow(sk) === 0 && skb.len > 0) {
-      tn.mib.TcpExtTCPZeroWindowDrop++;
+      tcpNet(sk.net).mib.TcpExtTCPZeroWindowDrop++;
       tcpEnterQuickackMode(sk);
       tcpSendAck(sk);
       kfreeSkb(skb, SkbDropReason.TCP_ZEROWINDOW, sk.net);
@@ -135,6 +134,7 @@ export function tcpDataQueue(sk: TcpSock, skb: SkBuff): void {
       cb.seq = sk.rcvNxt;
     }
     const hadOfo = !sk.outOfOrderQueue.isEmpty();
+    if (skb.len > 0) tcpRcvDataRtt(sk, skb);
     tcpQueueRcv(sk, skb);
     if (hadOfo) {
       tcpOfoQueue(sk);
@@ -149,7 +149,7 @@ export function tcpDataQueue(sk: TcpSock, skb: SkBuff): void {
   }
   if (!after(cb.endSeq, sk.rcvNxt)) {
     // A retransmission of data we have: D-SACK it and ACK at once.
-    tn.mib.TcpExtTCPDSACKOldSent++;
+    tcpNet(sk.net).mib.TcpExtTCPDSACKOldSent++;
     tcpDsackSet(sk, cb.seq, cb.endSeq);
     tcpEnterQuickackMode(sk);
     sk.ack.pending |= ICSK_ACK.PUSHED;
@@ -245,7 +245,7 @@ export function tcpAckSndCheck(sk: TcpSock): void {
 /** `tcp_data_snd_check`: send what the ACK made room for. */
 export function tcpDataSndCheck(sk: TcpSock): void {
   if (!sk.writeQueue.isEmpty()) tcpPush(sk);
-  const queued = (sk.writeSeq - sk.sndUna) >>> 0;
+  const queued = tcpWmemQueued(sk);
   // tcp_check_space → sk_stream_write_space: once a third of the buffer is free
   // (sk_stream_wspace >= sk_stream_min_wspace) SOCK_NOSPACE is cleared, ending the
   // sndbuf-limited chrono.

@@ -1,8 +1,8 @@
 /**
  * Tail loss probe (RFC 8985 7, "RACK-TLP"): when the last segments of a flight may be lost and
  * no ACK would arrive to trigger fast recovery, a probe goes out after a probe timeout (PTO) of
- * about two RTTs, well before the RTO. RACK's time-based loss marking is not implemented (the
- * dupack / SACK-count rule of RFC 6675 stands in).
+ * about two RTTs, well before the RTO. RACK's time-based loss marking, the other half of
+ * RACK-TLP, is in tcp_rack.ts.
  * @see net/ipv4/tcp_output.c tcp_schedule_loss_probe(), tcp_send_loss_probe()
  * @packageDocumentation
  */
@@ -18,7 +18,7 @@ import { tcpRetransmitSkb, tcpWriteXmit } from "./tcp_write.js";
 const TCP_TIMEOUT_MIN = 2;
 
 /** `tcp_rto_delta_us`: ms until the RTO of the oldest outstanding segment expires. */
-function tcpRtoDelta(sk: TcpSock): number {
+export function tcpRtoDelta(sk: TcpSock): number {
   const head = sk.rtxQueue.peek();
   if (head === null) return sk.rto;
   return TCP_SKB_CB(head).when + sk.rto - sk.net.clock.now();

@@ -1,7 +1,8 @@
 /**
  * TCP's timers: retransmission with exponential backoff, zero-window probes, delayed ACK,
  * keepalive (which also reaps orphans in FIN_WAIT2), all made with `net.createTimer` and given
- * back with `net.deleteTimer` when the socket is destroyed.
+ * back with `net.deleteTimer` when the socket is destroyed. The retransmit timer also serves
+ * the tail loss probe (tcp_recovery.ts) and RACK's reordering timeout (tcp_rack.ts).
  * @see net/ipv4/tcp_timer.c
  * @packageDocumentation
  */
@@ -10,13 +11,18 @@ import { CA_EVENT, TCP_CA } from "./congestion.js";
 import { tcpNet } from "./netns.js";
 import { TCP_TIMEWAIT_LEN, tcpDone, tcpSetCaState, tcpTimeWait, tcpWriteErr } from "./tcp.js";
 import { TCP_RTO_MAX, tcpSendActiveReset, tcpSendProbe0, tcpWriteWakeup } from "./tcp_output.js";
+import { tcpRackReoTimeout } from "./tcp_rack.js";
 import { tcpSendLossProbe } from "./tcp_recovery.js";
 import { TCP_SKB_CB, TCPCB, type TcpSock } from "./tcp_sock.js";
 import { TCP_CLOSE, TCP_FIN_WAIT2, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT } from "./tcp_states.js";
+import { tcpInitUndo } from "./tcp_undo.js";
 import { tcpRetransmitSkb, tcpWriteXmit } from "./tcp_write.js";
 
-/** `ICSK_TIME_*`: what the retransmit timer is armed for (`icsk_pending`). */
-export const ICSK_TIME = { RETRANS: 1, PROBE0: 3, LOSS_PROBE: 5 } as const;
+/**
+ * `ICSK_TIME_*`: what the retransmit timer is armed for (`icsk_pending`). One timer serves
+ * the RTO, the zero-window probe, the tail loss probe and RACK's reordering timeout.
+ */
+export const ICSK_TIME = { RETRANS: 1, PROBE0: 3, LOSS_PROBE: 5, REO_TIMEOUT: 6 } as const;
 
 const pendingOf = new WeakMap<TcpSock, number>();
 
@@ -59,6 +65,7 @@ function tcpWriteTimer(sk: TcpSock): void {
   pendingOf.delete(sk);
   if (what === ICSK_TIME.PROBE0) tcpProbeTimer(sk);
   else if (what === ICSK_TIME.LOSS_PROBE) tcpSendLossProbe(sk);
+  else if (what === ICSK_TIME.REO_TIMEOUT) tcpRackReoTimeout(sk);
   else tcpRetransmitTimer(sk);
 }
 
@@ -94,7 +101,7 @@ export function tcpEnterLoss(sk: TcpSock): void {
   if (sk.caState <= TCP_CA.Disorder || sk.sndUna === sk.highSeq || sk.caState === TCP_CA.Loss) {
     sk.priorSsthresh = sk.sndSsthresh;
     sk.priorCwnd = sk.sndCwnd;
-    sk.undoMarker = sk.sndUna;
+    tcpInitUndo(sk);
     if (ca) sk.sndSsthresh = ca.ssthresh(sk);
     ca?.cwndEvent?.(sk, CA_EVENT.LOSS);
   }

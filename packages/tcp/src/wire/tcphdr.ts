@@ -383,17 +383,91 @@ export function tcpEmit(r: TcpRepr, b: Uint8Array, o: number): void {
   if (hlen > TCPHDR.MAX_LEN) {
     throw new RangeError(`tcpEmit: ${hlen - TCPHDR.MIN_LEN} bytes of options (at most 40)`);
   }
-  setTcpSource(b, o, r.srcPort);
-  setTcpDest(b, o, r.dstPort);
-  setTcpSeq(b, o, r.seq);
-  setTcpAckSeq(b, o, r.ack);
-  setTcpDoff(b, o, hlen >> 2);
-  setTcpFlags(b, o, r.flags);
-  setTcpWindow(b, o, r.window);
-  setTcpCheck(b, o, 0);
+  tcpEmitFixed(b, o, r.srcPort, r.dstPort, r.seq, r.ack, hlen, r.flags, r.window);
   setTcpUrgPtr(b, o, r.urgent);
   let i = o + TCPHDR.MIN_LEN;
   for (const opt of r.options) i = tcpEmitOption(opt, b, i);
   b.fill(0, i, o + hlen);
   b.set(r.payload, o + hlen);
+}
+
+/*
+ * The lower-level emitters below write a header field by field with no intermediate objects:
+ * the established-state transmit path (`tcp_options_write`) builds every segment with them.
+ */
+
+/** `TCPOLEN_TSTAMP_ALIGNED`: `nop,nop,TS`, 12 bytes. */
+export const TCPOLEN_TSTAMP_ALIGNED = 12;
+/** `TCPOLEN_SACK_BASE_ALIGNED`: `nop,nop` and the SACK kind and length, 4 bytes. */
+export const TCPOLEN_SACK_BASE_ALIGNED = 4;
+
+/**
+ * Writes the fixed 20 bytes of a header at `o`: ports, sequence and acknowledgment numbers, the
+ * data offset for a header of `hlen` bytes (a multiple of 4, at most 60), the flags byte and the
+ * window; checksum and urgent pointer zero.
+ */
+export function tcpEmitFixed(
+  b: Uint8Array,
+  o: number,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  ack: number,
+  hlen: number,
+  flags: number,
+  window: number,
+): void {
+  b[o] = srcPort >>> 8;
+  b[o + 1] = srcPort;
+  b[o + 2] = dstPort >>> 8;
+  b[o + 3] = dstPort;
+  b[o + 4] = seq >>> 24;
+  b[o + 5] = seq >>> 16;
+  b[o + 6] = seq >>> 8;
+  b[o + 7] = seq;
+  b[o + 8] = ack >>> 24;
+  b[o + 9] = ack >>> 16;
+  b[o + 10] = ack >>> 8;
+  b[o + 11] = ack;
+  b[o + 12] = (hlen >> 2) << 4;
+  b[o + 13] = flags;
+  b[o + 14] = window >>> 8;
+  b[o + 15] = window;
+  b[o + 16] = 0;
+  b[o + 17] = 0;
+  b[o + 18] = 0;
+  b[o + 19] = 0;
+}
+
+/**
+ * Writes `nop,nop,TS val ecr` (RFC 7323 Appendix A: "the Timestamps option … should be preceded
+ * by two NOPs" to align it) at `o`; returns the offset after it.
+ */
+export function tcpEmitTsAligned(b: Uint8Array, o: number, val: number, ecr: number): number {
+  b[o] = TCPOPT.NOP;
+  b[o + 1] = TCPOPT.NOP;
+  b[o + 2] = TCPOPT.TIMESTAMP;
+  b[o + 3] = TCPOLEN.TIMESTAMP;
+  setU32(b, o + 4, val);
+  setU32(b, o + 8, ecr);
+  return o + TCPOLEN_TSTAMP_ALIGNED;
+}
+
+/**
+ * Writes `nop,nop` and the kind and length of a SACK option of `blocks` blocks at `o`; returns
+ * the offset of the first block, to be written with {@link tcpEmitSackBlock}.
+ */
+export function tcpEmitSackHead(b: Uint8Array, o: number, blocks: number): number {
+  b[o] = TCPOPT.NOP;
+  b[o + 1] = TCPOPT.NOP;
+  b[o + 2] = TCPOPT.SACK;
+  b[o + 3] = TCPOLEN.SACK_BASE + TCPOLEN.SACK_PERBLOCK * blocks;
+  return o + TCPOLEN_SACK_BASE_ALIGNED;
+}
+
+/** Writes one SACK block `[left, right)` at `o`; returns the offset after it. */
+export function tcpEmitSackBlock(b: Uint8Array, o: number, left: number, right: number): number {
+  setU32(b, o, left);
+  setU32(b, o + 4, right);
+  return o + TCPOLEN.SACK_PERBLOCK;
 }

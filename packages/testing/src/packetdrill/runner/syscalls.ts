@@ -38,12 +38,7 @@ export class UnsupportedSyscallError extends Error {}
 interface Fd {
   readonly handle: TcpSocketHandle;
   nonblock: boolean;
-  /** Corked by a `send(…, MSG_MORE)`; the next send without it uncorks (pushes). */
-  moreCorked: boolean;
 }
-
-const SOL_TCP = SYMBOLS.SOL_TCP!;
-const TCP_CORK = SYMBOLS.TCP_CORK!;
 
 const done = (ret: number, mismatch?: string): SyscallDone =>
   mismatch === undefined ? { kind: "done", ret } : { kind: "done", ret, mismatch };
@@ -94,7 +89,7 @@ export class SyscallRunner {
   private allocFd(handle: TcpSocketHandle): number {
     let fd = 3;
     while (this.fds.has(fd)) fd++;
-    this.fds.set(fd, { handle, nonblock: false, moreCorked: false });
+    this.fds.set(fd, { handle, nonblock: false });
     return fd;
   }
 
@@ -167,21 +162,18 @@ export class SyscallRunner {
       case "sendto":
       case "sendmsg": {
         const n = name === "sendmsg" ? iovLength(args[1]) : exprInt(need(args[2], "a length"));
+        // send()/sendto() flags go to the socket as they are (MSG_MORE: no PSH, held back).
         const msgFlags = name === "send" || name === "sendto" ? optInt(args[3]) : 0;
-        const more = (msgFlags & SYMBOLS.MSG_MORE!) !== 0;
         let sent = 0;
+        let asleep = false;
         return block(() => {
+          // A writer that found the buffer full sleeps in sk_stream_wait_memory() until
+          // sk_stream_write_space() wakes it: when poll() would report POLLOUT (or an error).
+          if (asleep && !(h.poll() & (POLL.OUT | POLL.ERR | POLL.HUP))) return undefined;
           for (;;) {
             if (sent >= n && n > 0) return done(sent);
-            if (more && !f.moreCorked && h.getsockopt(SOL_TCP, TCP_CORK) === 0) {
-              h.setsockopt(SOL_TCP, TCP_CORK, 1);
-              f.moreCorked = true;
-            }
-            const r = h.write(new Uint8Array(n - sent));
-            if (!more && f.moreCorked) {
-              f.moreCorked = false;
-              h.setsockopt(SOL_TCP, TCP_CORK, 0);
-            }
+            const r = h.write(new Uint8Array(n - sent), msgFlags);
+            asleep = r === -ERRNO.EAGAIN;
             if (r === -ERRNO.EAGAIN) return f.nonblock && sent > 0 ? done(sent) : undefined;
             if (r < 0) return done(sent > 0 ? sent : r);
             sent += r;
