@@ -5,13 +5,15 @@ import net from "node:net";
 //
 // - Node: the `net` module over the kernel's 127.0.0.1 (real sockets, the event loop driving).
 // - skbuff: the Linux-semantics socket API of @skbuff/tcp (TcpSocketHandle) directly, not the
-//   Node-style `stack.net` layer (still being written). The stack runs on a VirtualClock that the
+//   Node-style `stack.net` streams on top of it. The stack runs on a VirtualClock that the
 //   script drives by hand, synchronously: `clock.advanceSync(0)` runs the softirqs and whatever
 //   is due; when nothing moves, the clock jumps to the next timer (a delayed ACK, say) instead of
 //   sleeping until it. Wall-clock figures are therefore the CPU time the stack itself needs, with
 //   no event-loop overhead and no idle waiting; a real-time deployment would add both.
 //
-// Run after `pnpm build` (the root script does it). Options: --quick (smaller sizes), --json.
+// Each figure is the best of 3 interleaved runs (SKB_BENCH_REPS=N to change; 1 with --quick).
+// Run after `pnpm build` (the root script does it). Options: --quick (smaller sizes), --json,
+// --only=bulk,veth,rr,conn,heap (just those rows).
 import v8 from "node:v8";
 import vm from "node:vm";
 import { createStack, VirtualClock } from "../packages/core/dist/index.js";
@@ -396,17 +398,29 @@ out(
 out("ratio = skbuff / node (for heap: skbuff bytes / node JS-heap bytes; lower is better)");
 out("");
 
+// Each figure is the best of REPS runs, Node and skbuff interleaved: the machine is a shared VM
+// whose speed swings by tens of percent from one second to the next, and the best run is the one
+// least disturbed by neighbours, on both sides alike.
+const REPS = quick ? 1 : Number(process.env.SKB_BENCH_REPS ?? 3);
 if (want("bulk")) {
   const env = await skbLoop();
-  const nodeB = await nodeBulk(BULK);
-  const skbB = skbBulk(env, BULK);
+  let nodeB = -Infinity;
+  let skbB = -Infinity;
+  for (let i = 0; i < REPS; i++) {
+    nodeB = Math.max(nodeB, await nodeBulk(BULK));
+    skbB = Math.max(skbB, skbBulk(env, BULK));
+  }
   row(`bulk ${BULK / MiB} MiB, 64 KiB writes, loopback`, "MiB/s", nodeB, skbB, "≥ 2× node");
   await env.close();
 }
 if (want("veth")) {
   const env = await skbVeth();
-  const nodeB = await nodeBulk(BULK_VETH);
-  const skbB = skbBulk(env, BULK_VETH);
+  let nodeB = -Infinity;
+  let skbB = -Infinity;
+  for (let i = 0; i < REPS; i++) {
+    nodeB = Math.max(nodeB, await nodeBulk(BULK_VETH));
+    skbB = Math.max(skbB, skbBulk(env, BULK_VETH));
+  }
   row(
     `bulk ${BULK_VETH / MiB} MiB, MTU 1500 veth, csums in software`,
     "MiB/s",
@@ -421,26 +435,43 @@ if (want("rr")) {
   // Warm both up first (JIT), then measure.
   await nodeRoundTrips(RR / 4);
   skbRoundTrips(env, RR / 4);
-  const nodeR = await nodeRoundTrips(RR);
-  const skbR = skbRoundTrips(env, RR);
+  let nodeR = -Infinity;
+  let skbR = -Infinity;
+  for (let i = 0; i < REPS; i++) {
+    nodeR = Math.max(nodeR, await nodeRoundTrips(RR));
+    skbR = Math.max(skbR, skbRoundTrips(env, RR));
+  }
   row(`64 B request/response, ${RR} round trips`, "rt/s", nodeR, skbR, "≥ 5× node");
   await env.close();
 }
 if (want("conn")) {
-  const env = await skbLoop();
-  // Warm both up first (JIT), then measure from a fresh listener.
-  await nodeConnections(1000);
-  skbConnections(env, 1000);
-  const [node1k, nodeAll] = await nodeConnections(CONNS);
-  const [skb1k, skbAll] = skbConnections(env, CONNS);
+  // Each run gets a fresh skbuff stack (the client's TIME_WAIT sockets hold its ephemeral ports
+  // for 60 s of stack time, as in Linux, and the virtual clock barely moves), warmed up with
+  // CONN_WARMUP connections first so that "the first 1000" measures the stack, not the JIT.
+  const CONN_WARMUP = quick ? 1000 : 4000;
+  let node1k = -Infinity;
+  let nodeAll = -Infinity;
+  let skb1k = -Infinity;
+  let skbAll = -Infinity;
+  await nodeConnections(CONN_WARMUP);
+  for (let i = 0; i < REPS; i++) {
+    const [n1, nA] = await nodeConnections(CONNS);
+    node1k = Math.max(node1k, n1);
+    nodeAll = Math.max(nodeAll, nA);
+    const env = await skbLoop();
+    skbConnections(env, CONN_WARMUP);
+    const [s1, sA] = skbConnections(env, CONNS);
+    skb1k = Math.max(skb1k, s1);
+    skbAll = Math.max(skbAll, sA);
+    await env.close();
+  }
   row("connections/s (connect, accept, close), first 1000", "conn/s", node1k, skb1k, "≥ 3× node");
   row(`connections/s, first ${CONNS}`, "conn/s", nodeAll, skbAll, "≥ 3× node");
   const drift = skbAll / skb1k;
   results.connDrift = { skbuff: drift, node: nodeAll / node1k };
   out(
-    `  skbuff ${CONNS}-figure / 1000-figure: ${drift.toFixed(3)} (target ≥ 0.9); node: ${(nodeAll / node1k).toFixed(3)}`,
+    `  skbuff ${CONNS}-figure / 1000-figure: ${drift.toFixed(3)} (target: within 10 %, 0.9–1.1); node: ${(nodeAll / node1k).toFixed(3)}`,
   );
-  await env.close();
 }
 if (want("heap")) {
   const env = await skbLoop();

@@ -92,6 +92,8 @@ export {
   evalPy,
   formatResult,
   KNOWN_FAILING,
+  LINUX_TOLERANCE_USECS,
+  PASSES_AT_LINUX_TOLERANCE,
   PyNameError,
   type PyValue,
   packetdrillMain,

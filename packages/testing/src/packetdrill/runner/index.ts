@@ -4,7 +4,11 @@
  * @packageDocumentation
  */
 export { type CliIo, formatResult, packetdrillMain } from "./cli.js";
-export { KNOWN_FAILING } from "./known_failing.js";
+export {
+  KNOWN_FAILING,
+  LINUX_TOLERANCE_USECS,
+  PASSES_AT_LINUX_TOLERANCE,
+} from "./known_failing.js";
 export { evalPy, PyNameError, type PyValue, runAsserts } from "./python_eval.js";
 export {
   DEFAULT_LOCAL_IP,
