@@ -30,6 +30,8 @@
 export const PAGE_FRAG_MAX = 4096;
 const SLAB_SIZE = 32 * 1024;
 const FRAG_ALIGN = 64;
+/** log2 of {@link FRAG_ALIGN}: a granule count is a shift, not a (floating-point) division. */
+const FRAG_SHIFT = 6;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabOffset = 0;
 
@@ -69,7 +71,7 @@ function orderOf(size: number): number {
 export function allocHead(size: number): Uint8Array {
   if (size > PAGE_FRAG_MAX) return allocBigHead(size);
   const need = (size + FRAG_ALIGN - 1) & ~(FRAG_ALIGN - 1);
-  const free = fragLists[need / FRAG_ALIGN]!;
+  const free = fragLists[need >>> FRAG_SHIFT]!;
   if (free.length > 0) {
     const old = free.pop()!;
     fragPooledBytes -= need;
@@ -116,7 +118,7 @@ export function freeHead(head: Uint8Array): void {
     if (fragPooledBytes + need > FRAG_POOL_MAX_BYTES) return;
     // Slab heads start on a FRAG_ALIGN boundary of a SLAB_SIZE slab: anything else is not ours.
     if (buf.byteLength !== SLAB_SIZE || (head.byteOffset & (FRAG_ALIGN - 1)) !== 0) return;
-    fragLists[need / FRAG_ALIGN]!.push(head);
+    fragLists[need >>> FRAG_SHIFT]!.push(head);
     fragPooledBytes += need;
     return;
   }

@@ -7,7 +7,7 @@
 import { kfreeSkb } from "./drop.js";
 import { SkbDropReason } from "./drop_reason.js";
 import { SkbuffError } from "./errors.js";
-import { traceable } from "./ftrace.js";
+import { funcGraphTracing, traceable } from "./ftrace.js";
 import type { NetDevice } from "./netdevice.js";
 import type { SkBuff } from "./skbuff.js";
 import type { Stack } from "./stack.js";
@@ -258,7 +258,7 @@ export class NfHooks {
     const state = this.enter(pf, hooknum, indev, outdev, sk, okfn);
     let ret: number;
     try {
-      ret = tp.funcGraph.hasSubscribers
+      ret = funcGraphTracing()
         ? tracedSlow(skb, this, state, entries)
         : this.slow(skb, state, entries, 0);
     } finally {
@@ -284,7 +284,7 @@ export class NfHooks {
     if (entries === null || entries === undefined) return 1;
     const state = this.enter(pf, hooknum, indev, outdev, sk, okfn);
     try {
-      return tp.funcGraph.hasSubscribers
+      return funcGraphTracing()
         ? tracedSlow(skb, this, state, entries)
         : this.slow(skb, state, entries, 0);
     } finally {

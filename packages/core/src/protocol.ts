@@ -55,8 +55,16 @@ export class ProtocolRegistry {
   /** inet_protos[256]. */
   readonly inetProtos: (InetProtocol | null)[] = new Array(256).fill(null);
 
+  /**
+   * The last {@link ProtocolRegistry.packetTypes} answer: nearly every packet in a row has the
+   * same ethertype. Forgotten whenever a handler is added or removed.
+   */
+  private lastType = -1;
+  private lastList: readonly PacketType[] | undefined = undefined;
+
   /** `dev_add_pack`. */
   devAddPack(pt: PacketType): void {
+    this.lastType = -1;
     if (pt.type === ETH_P_ALL) {
       this.taps = [...this.taps, pt];
       return;
@@ -66,6 +74,7 @@ export class ProtocolRegistry {
 
   /** `dev_remove_pack`. */
   devRemovePack(pt: PacketType): void {
+    this.lastType = -1;
     if (pt.type === ETH_P_ALL) {
       this.taps = this.taps.filter((p) => p !== pt);
       return;
@@ -77,7 +86,11 @@ export class ProtocolRegistry {
 
   /** Handlers for an ethertype (undefined when none). */
   packetTypes(type: number): readonly PacketType[] | undefined {
-    return this.ptypes.get(type);
+    if (type === this.lastType) return this.lastList;
+    const list = this.ptypes.get(type);
+    this.lastType = type;
+    this.lastList = list;
+    return list;
   }
 
   /** `inet_add_protocol`: fails (returns false) when the number is taken, as in Linux. */

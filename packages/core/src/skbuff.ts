@@ -120,80 +120,92 @@ const FREED: SkbSharedInfo = Object.freeze({ dataref: 0 }) as SkbSharedInfo;
  * @see include/linux/skbuff.h struct sk_buff
  */
 export class SkBuff {
+  // The fields are `declare`d: the constructor creates every one, in one order, so each skb gets
+  // one hidden class with numbers kept as numbers. (Plain field declarations would compile to an
+  // initialiser that first defines every field as `undefined`, on every allocation.)
   /** Next skb in the {@link SkBuffHead} this skb is queued on, or null. */
-  next: SkBuff | null;
+  declare next: SkBuff | null;
   /** Previous skb in the {@link SkBuffHead} this skb is queued on, or null. */
-  prev: SkBuff | null;
+  declare prev: SkBuff | null;
   /** The buffer. Shared with clones: see {@link SkBuff.cow} before writing. */
-  head: Uint8Array;
+  declare head: Uint8Array;
   /** Offset of the first byte of the packet in `head`. */
-  data: number;
+  declare data: number;
   /** Offset one past the last byte of the packet in `head`. */
-  tail: number;
+  declare tail: number;
   /** Offset one past the last usable byte of `head` (its length). */
-  end: number;
+  declare end: number;
   /** Offset of the link-layer header in `head`, -1 when unset. */
-  macHeader: number;
+  declare macHeader: number;
   /** Offset of the network-layer (IP) header in `head`, -1 when unset. */
-  networkHeader: number;
+  declare networkHeader: number;
   /** Offset of the transport-layer header in `head`, -1 when unset. */
-  transportHeader: number;
+  declare transportHeader: number;
   /** Length of the link-layer header in bytes. */
-  macLen: number;
+  declare macLen: number;
   /** Ethertype of the network-layer payload, host order (0x0800 for IPv4, 0x0806 for ARP). */
-  protocol: number;
+  declare protocol: number;
   /** Who the frame was addressed to: one of {@link PKT_TYPE}. */
-  pktType: PktType;
+  declare pktType: PktType;
   /** The device the skb arrived on or leaves through, or null. */
-  dev: NetDeviceLike | null;
+  declare dev: NetDeviceLike | null;
   /** The socket that owns the skb, or null. */
-  sk: unknown;
+  declare sk: unknown;
   /** The route (dst entry) attached by routing, or null. */
-  dst: unknown;
+  declare dst: unknown;
   /** Generic packet mark (`fwmark`), set by netfilter and sockets, 0 by default. */
-  mark: number;
+  declare mark: number;
   /** Queueing priority (`SO_PRIORITY`), 0 by default. */
-  priority: number;
+  declare priority: number;
   /** Arrival or send time in milliseconds of the stack's clock, 0 when unset. */
-  tstamp: number;
+  declare tstamp: number;
   /** What is known about the checksum: one of {@link IP_SUMMED}. */
-  ipSummed: IpSummed;
+  declare ipSummed: IpSummed;
   /** With `CHECKSUM_COMPLETE`: the partial sum over the packet (see `checksum.ts`). */
-  csum: number;
+  declare csum: number;
   /** With `CHECKSUM_PARTIAL`: offset in `head` where checksumming starts. */
-  csumStart: number;
+  declare csumStart: number;
   /** With `CHECKSUM_PARTIAL`: where to store the checksum, relative to `csumStart`. */
-  csumOffset: number;
+  declare csumOffset: number;
   /** The checksum was verified (by software or the device). */
-  csumValid: boolean;
+  declare csumValid: boolean;
   /** Why the skb was dropped, set on the way to `kfreeSkb`; null otherwise. */
-  dropReason: string | null;
+  declare dropReason: string | null;
   /**
    * The control block: private per-layer state (TCP's seq/end_seq/flags, IP's options). The
    * layer that owns the skb at the moment owns `cb` and casts it to its own type.
+   *
+   * Who owns it when, as in Linux (where `cb` is 48 bytes each layer overwrites): whoever holds
+   * the skb. A layer handing the skb on leaves `cb` as it is, and the layer taking it over must
+   * not trust what it finds there: before reading a field it sets it, for every packet (TCP
+   * fills its block on receive in `tcp_v4_rcv`, and on transmit where it builds the segment).
+   * It may reuse the object it finds, if the object has its shape, instead of allocating one:
+   * that is why the receive path does not reset `cb` to null. A layer that keeps no state in
+   * `cb` (IPv4 here) leaves it alone. A veth pair (`skb_scrub_packet`) resets it to null.
+   * {@link SkBuff.clone} and {@link SkBuff.copy} give the new skb a shallow copy.
    */
-  cb: object | null;
+  declare cb: object | null;
   /** The ifindex of the device the skb arrived on, 0 if it did not arrive on one. */
-  skbIif: number;
+  declare skbIif: number;
   /**
    * The connection-tracking entry the packet belongs to (`skb->_nfct`), set by conntrack; null
    * when untracked. Opaque to core.
    */
-  nfct: object | null;
+  declare nfct: object | null;
   /** How the packet relates to its connection (`enum ip_conntrack_info`), with `nfct`. */
-  nfctinfo: number;
+  declare nfctinfo: number;
   /** Set once the skb was freed or consumed ({@link SkBuff.release}); it must not be used after. */
-  freed: boolean;
+  declare freed: boolean;
   /** This skb is, or has been, cloned: `head` may be shared (see {@link SkBuff.isShared}). */
-  cloned: boolean;
+  declare cloned: boolean;
   /**
    * @internal `head` came from the head allocator (`allocSkb` and friends), so the last skb to
    * let go of it may give it back for reuse. False for a head the caller passed to the
    * constructor.
    */
-  headFromPool: boolean;
+  declare headFromPool: boolean;
   /** Shared info, made on the first clone (until then the bytes are ours alone). */
-  private shinfo: SkbSharedInfo | null;
+  declare private shinfo: SkbSharedInfo | null;
 
   /**
    * Wraps `head` as an empty skb (`data = tail = 0`, `end = head.length`). Prefer

@@ -172,4 +172,51 @@ describe("traceable", () => {
       expect(tracer.stop()).toContain("f4();");
     }
   });
+
+  it("traces while subscribed through the channel object, and stops after unsubscribe", () => {
+    const events: string[] = [];
+    const listener = (m: unknown) => events.push((m as FuncGraphEvent).phase);
+    tp.funcGraph.subscribe(listener);
+    ipRcvCore(1);
+    tp.funcGraph.unsubscribe(listener);
+    ipRcvCore(1);
+    expect(events).toEqual(["entry", "exit"]);
+  });
+
+  it("keeps tracing while one of two subscribers remains", () => {
+    const a: string[] = [];
+    const b: string[] = [];
+    const la = (m: unknown) => a.push((m as FuncGraphEvent).fn);
+    const lb = (m: unknown) => b.push((m as FuncGraphEvent).fn);
+    diagnostics_channel.subscribe(TRACEPOINTS.funcGraph, la);
+    tp.funcGraph.subscribe(lb);
+    diagnostics_channel.unsubscribe(TRACEPOINTS.funcGraph, la);
+    ipRcvCore(1);
+    tp.funcGraph.unsubscribe(lb);
+    ipRcvCore(1);
+    expect(a).toEqual([]);
+    expect(b).toEqual(["ip_rcv_core", "ip_rcv_core"]);
+    expect(tp.funcGraph.hasSubscribers).toBe(false);
+  });
+
+  it("passes every argument through at arities 0 and above 4, traced or not", () => {
+    const f0 = traceable("f0", () => 42);
+    const f6 = traceable("f6", (a: number, b: number, c: number, d: number, e: number, g: number) =>
+      [a, b, c, d, e, g].join(","),
+    );
+    expect([f0(), f6(1, 2, 3, 4, 5, 6)]).toEqual([42, "1,2,3,4,5,6"]);
+    const tracer = new FunctionGraphTracer().start();
+    try {
+      expect([f0(), f6(6, 5, 4, 3, 2, 1)]).toEqual([42, "6,5,4,3,2,1"]);
+    } finally {
+      expect(tracer.stop()).toContain("f6();");
+    }
+  });
+
+  it("calls a function that is not a method with `this` undefined, as strict code does", () => {
+    const self = traceable("self", function (this: unknown, _a: number) {
+      return this;
+    });
+    expect(self(1)).toBeUndefined();
+  });
 });

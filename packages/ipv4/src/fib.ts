@@ -89,8 +89,15 @@ export class FibTable {
     for (let len = 32; len >= 0; len--) if (this.byLen[len]!.size > 0) this.lens.push(len);
   }
 
+  /**
+   * Whether the last {@link FibTable.lookup} passed over a matching entry (its device down, or
+   * not the interface asked for): its answer then depends on device state, not only on routes.
+   */
+  skipped = false;
+
   lookup(daddr: number, oif: number): FibEntry | null {
     const lens = this.lens;
+    this.skipped = false;
     for (let i = 0; i < lens.length; i++) {
       const len = lens[i]!;
       const list = this.byLen[len]!.get(len === 0 ? 0 : (daddr & MASKS[len]!) >>> 0);
@@ -98,8 +105,13 @@ export class FibTable {
       for (let j = 0; j < list.length; j++) {
         const e = list[j]!;
         // A nexthop on a device that is down is dead (RTNH_F_DEAD): skip it.
-        if (e.dev !== null && !e.dev.isUp) continue;
-        if (oif !== 0 && e.dev !== null && e.dev.ifindex !== oif && e.type !== RTN.LOCAL) continue;
+        if (
+          (e.dev !== null && !e.dev.isUp) ||
+          (oif !== 0 && e.dev !== null && e.dev.ifindex !== oif && e.type !== RTN.LOCAL)
+        ) {
+          this.skipped = true;
+          continue;
+        }
         return e;
       }
     }
@@ -157,8 +169,37 @@ export class Fib {
    * device (0: any).
    */
   lookup(daddr: number, oif = 0): FibEntry | null {
-    return this.local.lookup(daddr, oif) ?? this.main.lookup(daddr, oif);
+    // Packets of one flow in a row ask the same question: the last answer stands while no
+    // route changed (genid) and its device is still up, provided the lookup that found it
+    // passed over no matching entry (whose device might have come up since).
+    if (daddr === this.lastDaddr && oif === this.lastOif && this.genid === this.lastGenid) {
+      const e = this.lastEntry;
+      if (e !== null && (e.dev === null || e.dev.isUp)) return e;
+    }
+    const local = this.local;
+    const main = this.main;
+    let e = local.lookup(daddr, oif);
+    let skipped = local.skipped;
+    if (e === null) {
+      e = main.lookup(daddr, oif);
+      skipped ||= main.skipped;
+    }
+    if (e !== null && !skipped) {
+      this.lastDaddr = daddr;
+      this.lastOif = oif;
+      this.lastGenid = this.genid;
+      this.lastEntry = e;
+    } else {
+      this.lastGenid = -1;
+    }
+    return e;
   }
+
+  /** The one-entry lookup cache of {@link Fib.lookup}: valid while `lastGenid === genid`. */
+  private lastDaddr = 0;
+  private lastOif = 0;
+  private lastGenid = -1;
+  private lastEntry: FibEntry | null = null;
 
   /** Every route, local table then main, longest prefix first. */
   routes(): FibEntry[] {

@@ -107,7 +107,9 @@ export const ipRcvCore = traceable(
     }
     skb.setNetworkHeader(0);
     skb.transportHeader = o + ipIhl(skb.head, o) * 4;
-    skb.cb = null;
+    // Linux clears only IPCB here. IPv4 keeps nothing in `skb.cb`, so there is nothing of ours
+    // to clear: the object stays for the next layer to reuse, which initialises every field it
+    // reads (the ownership rule on `SkBuff.cb`), as tcp_v4_rcv does with TCP_SKB_CB.
     return skb;
   },
 );

@@ -129,6 +129,41 @@ describe("longest-prefix match", () => {
     expect(via(fib, "10.1.0.1")).toBe("0.0.0.8");
   });
 
+  it("gives a repeated lookup the longer prefix again once its device is back up", async () => {
+    const t = await twoDevices();
+    const fib = new Fib();
+    fib.add(route(t.dev("eth1"), "10.1.0.0/16", "0.0.0.16"));
+    fib.add(route(t.dev("eth0"), "10.0.0.0/8", "0.0.0.8"));
+    t.stack.devClose(t.dev("eth1"));
+    expect([via(fib, "10.1.0.1"), via(fib, "10.1.0.1")]).toEqual(["0.0.0.8", "0.0.0.8"]);
+    t.stack.devOpen(t.dev("eth1"));
+    expect([via(fib, "10.1.0.1"), via(fib, "10.1.0.1")]).toEqual(["0.0.0.16", "0.0.0.16"]);
+  });
+
+  it("notices on a repeated lookup that the route's device went down, and that a route was added", async () => {
+    const t = await twoDevices();
+    const fib = new Fib();
+    fib.add(route(t.dev("eth0"), "10.0.0.0/8", "0.0.0.8"));
+    fib.add(route(t.dev("eth1"), "0.0.0.0/0", "0.0.0.100"));
+    expect(via(fib, "10.1.0.1")).toBe("0.0.0.8");
+    t.stack.devClose(t.dev("eth0"));
+    expect(via(fib, "10.1.0.1")).toBe("0.0.0.100");
+    t.stack.devOpen(t.dev("eth0"));
+    expect(via(fib, "10.1.0.1")).toBe("0.0.0.8");
+    fib.add(route(t.dev("eth1"), "10.1.0.0/16", "0.0.0.16"));
+    expect(via(fib, "10.1.0.1")).toBe("0.0.0.16");
+  });
+
+  it("answers a lookup restricted to another interface afresh after an unrestricted one", async () => {
+    const t = await twoDevices();
+    const fib = new Fib();
+    fib.add(route(t.dev("eth0"), "10.0.0.0/8", "0.0.0.8"));
+    fib.add(route(t.dev("eth1"), "0.0.0.0/0", "0.0.0.100"));
+    expect(via(fib, "10.0.0.1")).toBe("0.0.0.8");
+    expect(via(fib, "10.0.0.1", t.dev("eth1").ifindex)).toBe("0.0.0.100");
+    expect(via(fib, "10.0.0.1")).toBe("0.0.0.8");
+  });
+
   it("restricts a lookup to the routes through the output interface asked for", async () => {
     const t = await twoDevices();
     const fib = new Fib();

@@ -1,16 +1,19 @@
 import {
+  ETH_P_IP,
   NF_ACCEPT,
   NF_DROP,
   NF_INET_HOOK_NAMES,
   NF_INET_LOCAL_IN,
   NF_INET_PRE_ROUTING,
   NFPROTO_IPV4,
+  netifRx,
   PACKET_BROADCAST,
   PACKET_HOST,
   PACKET_OTHERHOST,
   type PktType,
   type SkBuff,
   SkbDropReason,
+  skbFromBytes,
 } from "@skbuff/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ipDaddr, ipProtocol, ipv4Net } from "../src/index.js";
@@ -75,6 +78,20 @@ function spyIcmp(t: TestStack) {
 }
 
 describe("ip_rcv_core", () => {
+  it("leaves skb.cb to the next layer, which may reuse the object (IPv4 keeps nothing in it)", async () => {
+    const t = await makeStack();
+    const skb = skbFromBytes(buildIpv4({ payload: Uint8Array.of(1) }));
+    skb.dev = t.stack.getDevice("eth0")!;
+    skb.protocol = ETH_P_IP;
+    const cb = { seq: 1, endSeq: 2 };
+    skb.cb = cb;
+    netifRx(skb);
+    run(t.clock);
+    expect(t.delivered.map((d) => d.skb)).toEqual([skb]);
+    expect(skb.cb).toBe(cb);
+    expect(cb).toEqual({ seq: 1, endSeq: 2 });
+  });
+
   it("delivers a valid packet to its protocol and counts IpInReceives and IpInDelivers", async () => {
     const t = await makeStack();
     const bytes = buildIpv4({ payload: Uint8Array.of(9, 8, 7) });

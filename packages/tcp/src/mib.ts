@@ -50,6 +50,9 @@ export class TcpMib {
   TcpExtTCPRcvCoalesce = 0;
   TcpExtTCPSACKReneging = 0;
   TcpExtTCPLossUndo = 0;
+  TcpExtTCPSpuriousRTOs = 0;
+  TcpExtTCPPartialUndo = 0;
+  TcpExtTCPTSReorder = 0;
   TcpExtTCPFullUndo = 0;
   TcpExtTCPDSACKUndo = 0;
   TcpExtTCPSACKReorder = 0;

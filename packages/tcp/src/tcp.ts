@@ -8,6 +8,7 @@ import { consumeSkb, ERRNO, kfreeSkb, SkbDropReason } from "@skbuff/core";
 import { ipRouteOutputKey, type Rtable } from "@skbuff/ipv4";
 import { TCP_CA, type TcpCaState } from "./congestion.js";
 import { secureTcpSeq, tcpNet } from "./netns.js";
+import { copyBytes } from "./skb_copy.js";
 import { POLL } from "./socket_api.js";
 import { tcpTimeWaitEnter } from "./tcp_minisocks.js";
 import {
@@ -35,7 +36,7 @@ import {
   TCP_SYN_RECV,
   TCP_SYN_SENT,
 } from "./tcp_states.js";
-import { tcpDeleteTimers, tcpResetKeepaliveTimer } from "./tcp_timer.js";
+import { tcpDeleteTimers, tcpReleaseIdleXmitTimer, tcpResetKeepaliveTimer } from "./tcp_timer.js";
 import { skStreamIsWriteable, tcpPush, tcpSendmsgLocked, tcpSndbufExpand } from "./tcp_write.js";
 
 /** `sk_shutdown` bits. */
@@ -198,6 +199,8 @@ export function tcpFinishConnect(sk: TcpSock): void {
   sk.caOps?.init?.(sk);
   tcpSndbufExpand(sk);
   tcpInitBufferSpace(sk);
+  // The SYN is acknowledged: the retransmit timer has nothing to do until data is sent.
+  tcpReleaseIdleXmitTimer(sk);
   if (sk.keepalive)
     tcpResetKeepaliveTimer(
       sk,
@@ -298,6 +301,9 @@ export function tcpSendmsg(sk: TcpSock, data: Uint8Array, flags = 0): number {
   return n;
 }
 
+/** `Uint8Array`'s own `slice`: always a copy, even of a Node `Buffer` (whose `slice` is a view). */
+const u8Slice = Uint8Array.prototype.slice;
+
 /**
  * `tcp_recvmsg` + `tcp_cleanup_rbuf`: copies in-order data into one new buffer of
  * `min(maxLen, bytes readable)` bytes; lets receive-buffer autotuning see the read
@@ -321,14 +327,24 @@ export function tcpRecvmsg(sk: TcpSock, maxLen: number): Uint8Array | number {
     if (sk.state === TCP_CLOSE) return -ERRNO.ENOTCONN;
     return -ERRNO.EAGAIN;
   }
-  const out = new Uint8Array(want);
+  const head = q.peek();
+  let out: Uint8Array;
   let copied = 0;
+  if (head !== null && head.len >= want) {
+    // The usual small read: one skb has it all, copied out in one step.
+    out = u8Slice.call(head.head, head.data, head.data + want);
+    copied = want;
+    if (want === head.len) {
+      q.unlink(head);
+      consumeSkb(head, sk.net);
+    } else head.pull(want);
+  } else out = new Uint8Array(want);
   while (copied < want) {
     const skb = q.peek();
     if (skb === null) break;
     const left = want - copied;
     const n = Math.min(skb.len, left);
-    out.set(skb.head.subarray(skb.data, skb.data + n), copied);
+    copyBytes(out, copied, skb.head, skb.data, n);
     copied += n;
     if (n === skb.len) {
       q.unlink(skb);

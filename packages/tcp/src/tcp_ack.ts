@@ -10,6 +10,13 @@ import { consumeSkb, type SkBuff } from "@skbuff/core";
 import { TCP_CA, TCP_INFINITE_SSTHRESH } from "./congestion.js";
 import { tcpNet } from "./netns.js";
 import { tcpSetCaState } from "./tcp.js";
+import {
+  PARTIAL_UNDO,
+  REXMIT,
+  tcpProcessLoss,
+  tcpTryUndoPartial,
+  tcpXmitRecovery,
+} from "./tcp_loss.js";
 import { TCP_RTO_MAX, TCP_RTO_MIN } from "./tcp_output.js";
 import {
   TCP_RACK,
@@ -33,7 +40,6 @@ import {
   tcpInitUndo,
   tcpTryKeepOpen,
   tcpTryUndoDsack,
-  tcpTryUndoLoss,
   tcpTryUndoRecovery,
   tcpUndoRetransSync,
 } from "./tcp_undo.js";
@@ -47,6 +53,8 @@ export const ACK_FLAG = {
   DATA_ACKED: 0x04,
   SYN_ACKED: 0x10,
   DATA_SACKED: 0x20,
+  /** Never-retransmitted data at or below `high_seq` was (s)acked (F-RTO, tcp_loss.ts). */
+  ORIG_SACK_ACKED: 0x200,
   SND_UNA_ADVANCED: 0x400,
   DSACKING_ACK: 0x800,
 } as const;
@@ -220,6 +228,9 @@ function tcpSacktag(sk: TcpSock, info: AckInfo, priorSndUna: number): number {
         if (!(sacked & TCPCB_RETRANS) && before(cb.seq, fack) && before(cb.seq, reord)) {
           reord = cb.seq;
         }
+        if (!(sacked & TCPCB_RETRANS) && !after(cb.endSeq, sk.highSeq)) {
+          sackFlag |= ACK_FLAG.ORIG_SACK_ACKED;
+        }
         if (sacked & TCPCB.LOST) {
           cb.sacked &= ~TCPCB.LOST;
           sk.lostOut--;
@@ -260,6 +271,31 @@ function sackBlockFirst(sk: TcpSock, start: number, end: number): SkBuff | null 
 /** `ACK_FLAG` bits {@link tcpSacktag} found (`sack_state.flag`), read right after the call. */
 let sackFlag = 0;
 
+/** What an ACK in Loss sends ({@link REXMIT}), once cwnd has grown for it (`tcp_xmit_recovery`). */
+let lossRexmit: number = REXMIT.NONE;
+
+/** What {@link tcpCleanRtxQueue} found: packets acked, of them delivered, the RTT sample (µs, or -1). */
+interface CleanRtxResult {
+  acked: number;
+  delivered: number;
+  rttUs: number;
+  /** `FLAG_ORIG_SACK_ACKED`: never-retransmitted data at or below `high_seq` was acked. */
+  orig: boolean;
+}
+
+/** The one {@link CleanRtxResult}, filled by each call and read right after it (no allocation per ACK). */
+const cleanRtxResult: CleanRtxResult = { acked: 0, delivered: 0, rttUs: -1, orig: false };
+
+/**
+ * The one `struct ack_sample` handed to `pktsAcked`, refilled per ACK: valid for the call only
+ * (as Linux's, which lives on `tcp_clean_rtx_queue`'s stack).
+ */
+const ackSample: { pktsAcked: number; rttUs: number; inFlight: number } = {
+  pktsAcked: 0,
+  rttUs: -1,
+  inFlight: 0,
+};
+
 /** `TCPCB_RETRANS`: retransmitted at some point. */
 const TCPCB_RETRANS = TCPCB.SACKED_RETRANS | TCPCB.EVER_RETRANS;
 
@@ -270,11 +306,7 @@ const TCPCB_RETRANS = TCPCB.SACKED_RETRANS | TCPCB.EVER_RETRANS;
  * retransmission was ACKed), and notes a hole below the highest SACK filled by an original
  * transmission as reordering. Returns packets acked.
  */
-function tcpCleanRtxQueue(
-  sk: TcpSock,
-  info: AckInfo,
-  priorFack: number,
-): { acked: number; delivered: number; rttUs: number } {
+function tcpCleanRtxQueue(sk: TcpSock, info: AckInfo, priorFack: number): CleanRtxResult {
   const now = sk.net.clock.now();
   const sack = sk.rxOpt.sackOk;
   let acked = 0;
@@ -321,7 +353,13 @@ function tcpCleanRtxQueue(
     if (rttUs > TCP_RTO_MAX * 1000) rttUs = -1;
   }
   if (rttUs < 0 && seqRttMs >= 0) rttUs = Math.max(seqRttMs * 1000, 1);
-  return { acked, delivered, rttUs };
+  const r = cleanRtxResult;
+  r.acked = acked;
+  r.delivered = delivered;
+  r.rttUs = rttUs;
+  // `reord` is the lowest never-retransmitted, not SACKed segment acked here.
+  r.orig = before(reord, sk.highSeq);
+  return r;
 }
 
 /** `tcp_may_update_window` (RFC 9293 3.10.7.4 "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)"). */
@@ -464,6 +502,8 @@ function tcpFastretransAlert(
   newlySacked: number,
   isDupack: boolean,
   unaAdvanced: boolean,
+  flag: number,
+  priorSndUna: number,
 ): boolean {
   const reno = !sk.rxOpt.sackOk;
   const rack = !reno && tcpIsRack(sk);
@@ -478,21 +518,32 @@ function tcpFastretransAlert(
       if (sk.caState !== TCP_CA.Recovery) sk.sackedOut = 0;
     }
   }
-  // Leaving Recovery or Loss: RFC 6675 5: "the sender exits loss recovery" once SND.UNA ≥ RecoveryPoint.
-  if (
-    (sk.caState === TCP_CA.Recovery || sk.caState === TCP_CA.Loss) &&
-    !before(sk.sndUna, sk.highSeq)
-  ) {
+  // Leaving Recovery: RFC 6675 5: "the sender exits loss recovery" once SND.UNA ≥ RecoveryPoint.
+  if (sk.caState === TCP_CA.Recovery && !before(sk.sndUna, sk.highSeq)) {
     if (reno) sk.sackedOut = 0;
+    tcpTryUndoRecovery(sk, info.tsecr);
+    tcpEndCwndReduction(sk);
+  }
+  // Loss (after an RTO): F-RTO and undo (tcp_loss.ts); once undone or recovered, as in Open.
+  if (sk.caState === TCP_CA.Loss) {
+    const rexmit = tcpProcessLoss(sk, flag, isDupack, info.tsecr);
+    if (rack) reoArmed = tcpIdentifyPacketLoss(sk);
     if (sk.caState === TCP_CA.Loss) {
-      if (!(unaAdvanced && tcpTryUndoLoss(sk, info.tsecr))) tcpTryUndoRecovery(sk, info.tsecr);
-    } else {
-      tcpTryUndoRecovery(sk, info.tsecr);
-      tcpEndCwndReduction(sk);
+      lossRexmit = rexmit;
+      return reoArmed;
     }
   }
   switch (sk.caState) {
     case TCP_CA.Recovery:
+      if (unaAdvanced) {
+        // A partial ACK whose timestamp shows the original was delivered (tcp_loss.ts).
+        const partial = tcpTryUndoPartial(sk, priorSndUna, info.tsecr);
+        if (partial === PARTIAL_UNDO.HOLD) {
+          tcpCwndReduction(sk, ackedPkts + newlySacked, unaAdvanced);
+          return reoArmed;
+        }
+        if (partial === PARTIAL_UNDO.UNDONE && reno) return reoArmed;
+      }
       if (reno) {
         if (unaAdvanced) tcpMarkLost(sk, true);
       } else {
@@ -506,11 +557,6 @@ function tcpFastretransAlert(
         }
       }
       tcpCwndReduction(sk, ackedPkts + newlySacked, unaAdvanced);
-      tcpXmitRetransmitQueue(sk);
-      return reoArmed;
-    case TCP_CA.Loss:
-      if (unaAdvanced && tcpTryUndoLoss(sk, info.tsecr)) return false;
-      if (rack) reoArmed = tcpIdentifyPacketLoss(sk);
       tcpXmitRetransmitQueue(sk);
       return reoArmed;
     default: {
@@ -576,11 +622,20 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
     const r = tcpCleanRtxQueue(sk, info, priorFack);
     acked = r.acked;
     delivered += r.delivered;
-    if (r.rttUs > 0) tcpRttEstimator(sk, r.rttUs);
+    if (r.orig) flag |= ACK_FLAG.ORIG_SACK_ACKED;
+    const rttUs = r.rttUs;
+    if (rttUs > 0) tcpRttEstimator(sk, rttUs);
     sk.retransmits = 0;
     sk.backoff = 0;
-    if (sk.retransOut === 0) sk.retransStamp = 0;
-    sk.caOps?.pktsAcked?.(sk, { pktsAcked: acked, rttUs: r.rttUs, inFlight: sk.packetsInFlight });
+    // Kept through Recovery/Loss: undo compares echoed timestamps with it (tcp_packet_delayed).
+    if (sk.retransOut === 0 && sk.caState <= TCP_CA.Disorder) sk.retransStamp = 0;
+    const pktsAcked = sk.caOps?.pktsAcked;
+    if (pktsAcked !== undefined) {
+      ackSample.pktsAcked = acked;
+      ackSample.rttUs = rttUs;
+      ackSample.inFlight = sk.packetsInFlight;
+      pktsAcked.call(sk.caOps, sk, ackSample);
+    }
     tcpProcessTlpAck(sk, ack);
     setXmitTimer = true;
   } else if (info.dataLen === 0 && !(info.flags & (TCP_FLAG.SYN | TCP_FLAG.FIN))) {
@@ -609,7 +664,9 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
     (priorPackets === 0 && flag & ACK_FLAG.DSACKING_ACK)
   ) {
     // tcp_identify_packet_loss(): "if (tcp_rack_mark_lost(sk)) *ack_flag &= ~FLAG_SET_XMIT_TIMER"
-    if (tcpFastretransAlert(sk, info, acked, newlySacked, isDupack, unaAdvanced)) {
+    if (
+      tcpFastretransAlert(sk, info, acked, newlySacked, isDupack, unaAdvanced, flag, priorSndUna)
+    ) {
       setXmitTimer = false;
     }
   }
@@ -627,6 +684,11 @@ export function tcpAck(sk: TcpSock, info: AckInfo): number {
     sk.caOps.congAvoid(sk, ack, delivered);
     // tcp_new_space → tcp_should_expand_sndbuf: a larger window deserves a larger buffer.
     if (sk.sndCwnd > cwnd) tcpSndbufExpand(sk);
+  }
+  if (lossRexmit !== REXMIT.NONE) {
+    const rexmit = lossRexmit;
+    lossRexmit = REXMIT.NONE;
+    tcpXmitRecovery(sk, rexmit);
   }
   if (sk.packetsOut === 0 && !sk.writeQueue.isEmpty() && sk.sndWnd === 0) tcpCheckProbeTimer(sk);
   return 1;

@@ -45,6 +45,9 @@ const IP_MAX_MTU = 65535;
 /** Header lengths of IPv4 and TCP without options. */
 const IPV4_TCP_HDRS = 40;
 
+/** `ip_queue_xmit`'s options for a socket's segments (DF: PMTU discovery), shared, never written. */
+const XMIT_DF = { df: true } as const;
+
 /** The fields of one segment to build. */
 export interface SegmentSpec {
   readonly sport: number;
@@ -150,8 +153,14 @@ function tcpSackBlocksToSend(sk: TcpSock): number {
  * objects): `nop,nop,TS` then `nop,nop,SACK` with `nsack` blocks, D-SACK first. Returns the
  * offset after the options.
  */
-function tcpWriteEstablishedOptions(sk: TcpSock, b: Uint8Array, o: number, nsack: number): number {
-  if (sk.rxOpt.tstampOk) o = tcpEmitTsAligned(b, o, tcpTimeStamp(sk.net), sk.rxOpt.tsRecent);
+function tcpWriteEstablishedOptions(
+  sk: TcpSock,
+  b: Uint8Array,
+  o: number,
+  nsack: number,
+  now: number,
+): number {
+  if (sk.rxOpt.tstampOk) o = tcpEmitTsAligned(b, o, Math.floor(now) >>> 0, sk.rxOpt.tsRecent);
   if (nsack > 0) {
     o = tcpEmitSackHead(b, o, nsack);
     let left = nsack;
@@ -229,10 +238,18 @@ export function tcpSelectWindow(sk: TcpSock): number {
  */
 export function tcpTransmitSkb(sk: TcpSock, skb: SkBuff): number {
   const cb = TCP_SKB_CB(skb);
-  cb.when = sk.net.clock.now();
+  const now = sk.net.clock.now();
+  cb.when = now;
   cb.txCount++;
-  const out = skb.headroom >= MAX_TCP_HEADER && !skb.isShared() ? skb.clone() : tcpSkbCopy(skb);
-  return tcpTransmitBuilt(sk, out, cb.seq, cb.tcpFlags);
+  let out: SkBuff;
+  if (skb.headroom >= MAX_TCP_HEADER && !skb.isShared()) {
+    // The clone goes to IP without TCP's control block, which stays with the queued skb:
+    // "Cleanup our debris for IP stacks" (Linux clears the clone's cb) — and no copy is made.
+    skb.cb = null;
+    out = skb.clone();
+    skb.cb = cb;
+  } else out = tcpSkbCopy(skb);
+  return tcpTransmitBuilt(sk, out, cb.seq, cb.tcpFlags, now);
 }
 
 /** `pskb_copy` for transmit: the payload of `skb` in a private skb with full headroom. */
@@ -248,9 +265,16 @@ function tcpSkbCopy(skb: SkBuff): SkBuff {
  * The body of `__tcp_transmit_skb` once the skb to send is chosen: pushes and writes the TCP
  * header (options written in place), leaves the checksum to the device (`CHECKSUM_PARTIAL`,
  * the field seeded with the pseudo-header sum, as `tcp_v4_send_check`), counts, and hands the
- * segment to IP. Takes ownership of `skb`, whose `data` is at the payload.
+ * segment to IP. Takes ownership of `skb`, whose `data` is at the payload. `now` is the clock
+ * read once for the segment (Linux's `tp->tcp_mstamp`): its TSval and `lsndtime` both come from it.
  */
-function tcpTransmitBuilt(sk: TcpSock, skb: SkBuff, seq: number, flags: number): number {
+function tcpTransmitBuilt(
+  sk: TcpSock,
+  skb: SkBuff,
+  seq: number,
+  flags: number,
+  now: number,
+): number {
   const net = sk.net;
   const syn = (flags & TCP_FLAG.SYN) !== 0;
   const ackFlag = (flags & TCP_FLAG.ACK) !== 0;
@@ -264,7 +288,7 @@ function tcpTransmitBuilt(sk: TcpSock, skb: SkBuff, seq: number, flags: number):
       sack: sk.rxOpt.sackOk,
       ts: sk.rxOpt.tstampOk,
       wscale: sk.rxOpt.wscaleOk ? sk.rxOpt.rcvWscale : null,
-      tsval: tcpTimeStamp(net),
+      tsval: Math.floor(now) >>> 0,
       tsecr: sk.rxOpt.tsRecent,
     });
     hlen = tcpHeaderLen({ options: synOptions });
@@ -287,7 +311,7 @@ function tcpTransmitBuilt(sk: TcpSock, skb: SkBuff, seq: number, flags: number):
     for (const opt of synOptions) i = tcpEmitOption(opt, b, i);
     b.fill(0, i, o + hlen);
   } else {
-    tcpWriteEstablishedOptions(sk, b, o + TCPHDR.MIN_LEN, nsack);
+    tcpWriteEstablishedOptions(sk, b, o + TCPHDR.MIN_LEN, nsack, now);
   }
   const pseudo = ~csumTcpudpMagic(sk.rcvSaddr, sk.daddr, hlen + payloadLen, IPPROTO_TCP, 0);
   b[o + TCPHDR.CHECK] = (pseudo >>> 8) & 0xff;
@@ -300,11 +324,11 @@ function tcpTransmitBuilt(sk: TcpSock, skb: SkBuff, seq: number, flags: number):
   sk.segsOut++;
   if (payloadLen > 0) {
     sk.dataSegsOut++;
-    sk.lsndtime = net.clock.now();
+    sk.lsndtime = now;
   }
   if (ackFlag) tcpEventAckSent(sk);
   if (flags & TCP_FLAG.RST) tn.mib.TcpOutRsts++;
-  const err = ipQueueXmit(sk, skb, IPPROTO_TCP, { df: true });
+  const err = ipQueueXmit(sk, skb, IPPROTO_TCP, XMIT_DF);
   return Math.min(err, 0);
 }
 
@@ -358,7 +382,7 @@ export function tcpCurrentMss(sk: TcpSock): number {
 function tcpSendControl(sk: TcpSock, flags: number, seq: number): void {
   const skb = allocSkb(MAX_TCP_HEADER);
   skb.reserve(MAX_TCP_HEADER);
-  tcpTransmitBuilt(sk, skb, seq, flags);
+  tcpTransmitBuilt(sk, skb, seq, flags, sk.net.clock.now());
 }
 
 /** `tcp_send_ack`. */

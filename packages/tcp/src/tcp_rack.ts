@@ -99,6 +99,20 @@ export function tcpMarkSkbLost(sk: TcpSock, skb: SkBuff): void {
 }
 
 /**
+ * `tcp_rack_skb_timeout` with a reo_wnd of `reoWndUs`: µs left at `nowUs` before RACK may call
+ * the segment sent at `xmitUs` lost (≤ 0: its time has come). RFC 8985 6.2: "remaining = Segment.xmit_ts + RACK.rtt +
+ * RACK.reo_wnd - Now".
+ */
+export function tcpRackSkbTimeout(
+  sk: TcpSock,
+  xmitUs: number,
+  reoWndUs: number,
+  nowUs: number,
+): number {
+  return xmitUs + sk.rackRttUs + reoWndUs - nowUs;
+}
+
+/**
  * `tcp_rack_detect_loss`: RFC 8985 6.2 step 5. "For each segment, Segment, not acknowledged
  * yet: If RACK_sent_after(RACK.xmit_ts, RACK.end_seq, Segment.xmit_ts, Segment.end_seq) …
  * If (remaining <= 0) Segment.lost = TRUE … Else timeout = max(remaining, timeout)", with
@@ -118,7 +132,7 @@ export function tcpRackDetectLoss(sk: TcpSock): number {
     const retrans = (cb.sacked & TCPCB.SACKED_RETRANS) !== 0;
     if (!tcpSkbSentAfter(sk.rackMstampUs, sk.rackRetrans, sk.rackEndSeq, xmit, retrans, cb.endSeq))
       continue;
-    const remaining = sk.rackRttUs + reoWnd - (now - xmit);
+    const remaining = tcpRackSkbTimeout(sk, xmit, reoWnd, now);
     if (remaining <= 0) tcpMarkSkbLost(sk, skb);
     else timeout = Math.max(timeout, remaining);
   }

@@ -35,13 +35,66 @@ export const TCPCB = {
   EVER_RETRANS: 0x80,
 } as const;
 
+/**
+ * The {@link TcpSkbCb} TCP puts in `skb.cb`: one class, so every control block has one shape,
+ * and the sequence numbers kept as int32 (`v | 0`, read back `>>> 0`), so that a sequence number
+ * at or above 2^31 (half of all ISNs) is held inside the object rather than boxed in a
+ * separate heap number per field and per segment.
+ */
+class TcpSkbCbData implements TcpSkbCb {
+  seqI32 = 0;
+  endSeqI32 = 0;
+  ackSeqI32 = 0;
+  tcpFlags = 0;
+  sacked = 0;
+  when = 0;
+  txCount = 0;
+
+  get seq(): number {
+    return this.seqI32 >>> 0;
+  }
+  set seq(v: number) {
+    this.seqI32 = v | 0;
+  }
+  get endSeq(): number {
+    return this.endSeqI32 >>> 0;
+  }
+  set endSeq(v: number) {
+    this.endSeqI32 = v | 0;
+  }
+  get ackSeq(): number {
+    return this.ackSeqI32 >>> 0;
+  }
+  set ackSeq(v: number) {
+    this.ackSeqI32 = v | 0;
+  }
+}
+
 /** `TCP_SKB_CB(skb)`: the control block, made on first use. */
 export function TCP_SKB_CB(skb: SkBuff): TcpSkbCb {
-  let cb = skb.cb as TcpSkbCb | null;
-  if (cb === null || (cb as Partial<TcpSkbCb>).endSeq === undefined) {
-    cb = { seq: 0, endSeq: 0, tcpFlags: 0, sacked: 0, ackSeq: 0, when: 0, txCount: 0 };
-    skb.cb = cb;
+  const cb = skb.cb;
+  if (cb instanceof TcpSkbCbData) return cb;
+  return tcpSkbCbInit(skb, cb);
+}
+
+/**
+ * Puts a control block in `skb.cb`. A clone's `cb` is a plain copy of the original's own fields
+ * (`skb_clone` copies the bytes of `cb`): its values are kept; anything else (no cb, or another
+ * layer's) gives a zeroed one.
+ */
+function tcpSkbCbInit(skb: SkBuff, old: object | null): TcpSkbCb {
+  const cb = new TcpSkbCbData();
+  if (old !== null && typeof (old as Partial<TcpSkbCbData>).seqI32 === "number") {
+    const o = old as TcpSkbCbData;
+    cb.seqI32 = o.seqI32;
+    cb.endSeqI32 = o.endSeqI32;
+    cb.ackSeqI32 = o.ackSeqI32;
+    cb.tcpFlags = o.tcpFlags;
+    cb.sacked = o.sacked;
+    cb.when = o.when;
+    cb.txCount = o.txCount;
   }
+  skb.cb = cb;
   return cb;
 }
 
@@ -248,12 +301,16 @@ export class TcpSock extends Sock implements TcpCcSock {
   reordSeen = 0;
   /** `total_retrans` already counted into `undoRetrans` (Linux counts in tcp_retransmit_skb). */
   undoRetransSynced = 0;
+  /** F-RTO (RFC 5682) watches the ACKs after this RTO for proof that it was spurious (`frto`). */
+  frto = false;
   // --- icsk
   retransmits = 0;
   backoff = 0;
   probesOut = 0;
   readonly ack = new IcskAck();
   retransmitTimer: Timer | null = null;
+  /** What {@link retransmitTimer} is armed for (`icsk_pending`, an `ICSK_TIME_*`), 0 for nothing. */
+  icskPending = 0;
   delackTimer: Timer | null = null;
   keepaliveTimer: Timer | null = null;
   /** Time of the first unacked retransmission, for user timeout / retries2 (`retrans_stamp`). */

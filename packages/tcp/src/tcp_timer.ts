@@ -7,15 +7,14 @@
  * @packageDocumentation
  */
 import { ERRNO } from "@skbuff/core";
-import { CA_EVENT, TCP_CA } from "./congestion.js";
 import { tcpNet } from "./netns.js";
-import { TCP_TIMEWAIT_LEN, tcpDone, tcpSetCaState, tcpTimeWait, tcpWriteErr } from "./tcp.js";
+import { TCP_TIMEWAIT_LEN, tcpDone, tcpTimeWait, tcpWriteErr } from "./tcp.js";
+import { tcpEnterLoss } from "./tcp_loss.js";
 import { TCP_RTO_MAX, tcpSendActiveReset, tcpSendProbe0, tcpWriteWakeup } from "./tcp_output.js";
 import { tcpRackReoTimeout } from "./tcp_rack.js";
 import { tcpSendLossProbe } from "./tcp_recovery.js";
 import { TCP_SKB_CB, TCPCB, type TcpSock } from "./tcp_sock.js";
 import { TCP_CLOSE, TCP_FIN_WAIT2, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT } from "./tcp_states.js";
-import { tcpInitUndo } from "./tcp_undo.js";
 import { tcpRetransmitSkb, tcpWriteXmit } from "./tcp_write.js";
 
 /**
@@ -24,24 +23,40 @@ import { tcpRetransmitSkb, tcpWriteXmit } from "./tcp_write.js";
  */
 export const ICSK_TIME = { RETRANS: 1, PROBE0: 3, LOSS_PROBE: 5, REO_TIMEOUT: 6 } as const;
 
-const pendingOf = new WeakMap<TcpSock, number>();
-
 /** `inet_csk_reset_xmit_timer`. */
 export function tcpResetXmitTimer(sk: TcpSock, what: number, whenMs: number): void {
-  if (sk.retransmitTimer === null) sk.retransmitTimer = sk.net.createTimer(() => tcpWriteTimer(sk));
-  pendingOf.set(sk, what);
-  sk.retransmitTimer.arm(Math.min(whenMs, TCP_RTO_MAX));
+  let t = sk.retransmitTimer;
+  if (t === null) {
+    t = sk.net.createTimer(() => tcpWriteTimer(sk));
+    sk.retransmitTimer = t;
+  }
+  sk.icskPending = what;
+  t.arm(Math.min(whenMs, TCP_RTO_MAX));
 }
 
 /** `inet_csk_clear_xmit_timer`. */
 export function tcpClearXmitTimer(sk: TcpSock): void {
+  if (sk.icskPending === 0) return;
+  sk.icskPending = 0;
   sk.retransmitTimer?.cancel();
-  pendingOf.delete(sk);
+}
+
+/**
+ * Gives the retransmit timer back to the stack while nothing is armed on it (the handshake is
+ * over and no data is in flight): an idle connection then holds no timer or callback, and the
+ * first segment it sends makes one again ({@link tcpResetXmitTimer}).
+ */
+export function tcpReleaseIdleXmitTimer(sk: TcpSock): void {
+  const t = sk.retransmitTimer;
+  if (t === null || t.pending) return;
+  sk.net.deleteTimer(t);
+  sk.retransmitTimer = null;
+  sk.icskPending = 0;
 }
 
 /** Whether the retransmit timer is armed for `what`. */
 export function tcpXmitTimerPending(sk: TcpSock, what: number): boolean {
-  return sk.retransmitTimer?.pending === true && pendingOf.get(sk) === what;
+  return sk.icskPending === what && sk.retransmitTimer !== null && sk.retransmitTimer.pending;
 }
 
 /** Cancels a scheduled delayed ACK (`inet_csk_clear_xmit_timer(ICSK_TIME_DACK)`). */
@@ -55,14 +70,14 @@ export function tcpDeleteTimers(sk: TcpSock): void {
     if (t) sk.net.deleteTimer(t);
   }
   sk.retransmitTimer = sk.delackTimer = sk.keepaliveTimer = null;
-  pendingOf.delete(sk);
+  sk.icskPending = 0;
 }
 
 /** `tcp_write_timer_handler`. */
 function tcpWriteTimer(sk: TcpSock): void {
   if (sk.state === TCP_CLOSE || sk.state === TCP_LISTEN) return;
-  const what = pendingOf.get(sk);
-  pendingOf.delete(sk);
+  const what = sk.icskPending;
+  sk.icskPending = 0;
   if (what === ICSK_TIME.PROBE0) tcpProbeTimer(sk);
   else if (what === ICSK_TIME.LOSS_PROBE) tcpSendLossProbe(sk);
   else if (what === ICSK_TIME.REO_TIMEOUT) tcpRackReoTimeout(sk);
@@ -89,37 +104,6 @@ function tcpWriteTimeout(sk: TcpSock): boolean {
   tn.mib.TcpExtTCPAbortOnTimeout++;
   tcpWriteErr(sk);
   return true;
-}
-
-/**
- * `tcp_enter_loss`: RTO expired. RFC 5681 3.1: "When a TCP sender detects segment loss using
- * the retransmission timer … the value of ssthresh MUST be set to no more than … FlightSize / 2"
- * and "cwnd MUST be set to no more than the loss window, LW, which equals 1 full-sized segment".
- */
-export function tcpEnterLoss(sk: TcpSock): void {
-  const ca = sk.caOps;
-  if (sk.caState <= TCP_CA.Disorder || sk.sndUna === sk.highSeq || sk.caState === TCP_CA.Loss) {
-    sk.priorSsthresh = sk.sndSsthresh;
-    sk.priorCwnd = sk.sndCwnd;
-    tcpInitUndo(sk);
-    if (ca) sk.sndSsthresh = ca.ssthresh(sk);
-    ca?.cwndEvent?.(sk, CA_EVENT.LOSS);
-  }
-  sk.sndCwnd = 1;
-  sk.sndCwndCnt = 0;
-  sk.retransOut = 0;
-  sk.lostOut = 0;
-  for (let skb = sk.rtxQueue.peek(); skb !== null; skb = skb.next) {
-    const cb = TCP_SKB_CB(skb);
-    cb.sacked &= ~TCPCB.SACKED_RETRANS;
-    if (cb.sacked & TCPCB.SACKED_ACKED) continue;
-    cb.sacked |= TCPCB.LOST;
-    sk.lostOut++;
-  }
-  sk.dupAcks = 0;
-  sk.tlpHighSeq = null;
-  tcpSetCaState(sk, TCP_CA.Loss);
-  sk.highSeq = sk.sndNxt;
 }
 
 /**

@@ -16,7 +16,7 @@ import { tcpNet } from "./netns.js";
 import { tcpSetCaState } from "./tcp.js";
 import { TCP_RACK_RECOVERY_THRESH } from "./tcp_rack.js";
 import { TCP_SKB_CB, TCPCB, type TcpSock } from "./tcp_sock.js";
-import { before } from "./tcp_states.js";
+import { before, TCP_SYN_SENT } from "./tcp_states.js";
 
 /** `tcp_init_undo`: a reduction starts; remember where, and the retransmissions in flight. */
 export function tcpInitUndo(sk: TcpSock): void {
@@ -38,15 +38,22 @@ export function tcpUndoRetransSync(sk: TcpSock): void {
 
 /**
  * `tcp_packet_delayed`: the ACK echoes a timestamp from before the first retransmission, so it
- * acknowledges an original transmission (`tsecr` null: no timestamp on the segment).
+ * acknowledges an original transmission (`tsecr` null: no timestamp on the segment); or nothing
+ * was retransmitted in the episode, so nothing can have been lost and resent. (Linux reads the
+ * latter from `retrans_stamp` being 0; the stack's clock may read 0 at a retransmission, so it
+ * asks `undoRetrans`.)
  */
-function tcpPacketDelayed(sk: TcpSock, tsecr: number | null): boolean {
-  return (
+export function tcpPacketDelayed(sk: TcpSock, tsecr: number | null): boolean {
+  if (
     sk.retransStamp !== 0 &&
     tsecr !== null &&
     tsecr !== 0 &&
     before(tsecr, Math.floor(sk.retransStamp) >>> 0)
-  );
+  ) {
+    return true;
+  }
+  tcpUndoRetransSync(sk);
+  return sk.undoMarker !== 0 && sk.undoRetrans < 0 && sk.state !== TCP_SYN_SENT;
 }
 
 /** `tcp_may_undo`: every retransmission was D-SACKed, or the original was delivered. */
@@ -123,14 +130,24 @@ export function tcpTryUndoDsack(sk: TcpSock): boolean {
 }
 
 /**
- * `tcp_try_undo_loss`: in Loss, an ACK shows the RTO was spurious: cwnd is restored, the
- * segments marked lost are not, and (with SACK) the state returns to Open.
+ * `tcp_try_undo_loss`: in Loss, an ACK shows the RTO was spurious — timestamps or D-SACKs
+ * (`tcp_may_undo`), or F-RTO (`frtoUndo`, RFC 5682 3.1 step 3.b: "declare the timeout
+ * spurious", TcpExtTCPSpuriousRTOs). cwnd and ssthresh are restored and no segment stays marked
+ * lost (TcpExtTCPLossUndo). Without SACK, an ACK exactly at the recovery point keeps the state
+ * until data above it is acknowledged (RFC 6582 against false fast retransmits), and only an
+ * F-RTO undo returns to Open; with SACK, the state returns to Open.
  */
-export function tcpTryUndoLoss(sk: TcpSock, tsecr: number | null): boolean {
-  if (!tcpMayUndo(sk, tsecr)) return false;
+export function tcpTryUndoLoss(sk: TcpSock, tsecr: number | null, frtoUndo = false): boolean {
+  if (!frtoUndo && !tcpMayUndo(sk, tsecr)) return false;
   tcpUndoCwndReduction(sk, true);
-  tcpNet(sk.net).mib.TcpExtTCPLossUndo++;
+  const mib = tcpNet(sk.net).mib;
+  mib.TcpExtTCPLossUndo++;
+  if (frtoUndo) mib.TcpExtTCPSpuriousRTOs++;
   sk.retransmits = 0;
-  if (sk.rxOpt.sackOk) tcpSetCaState(sk, TCP_CA.Open);
+  if (!sk.rxOpt.sackOk && sk.sndUna === sk.highSeq) {
+    if (!tcpAnyRetransDone(sk)) sk.retransStamp = 0;
+    return true;
+  }
+  if (frtoUndo || sk.rxOpt.sackOk) tcpSetCaState(sk, TCP_CA.Open);
   return true;
 }

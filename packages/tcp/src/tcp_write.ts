@@ -14,6 +14,7 @@
 import { allocSkb, type SkBuff, tp } from "@skbuff/core";
 import { CA_EVENT, TCP_CA } from "./congestion.js";
 import { tcpNet } from "./netns.js";
+import { copyBytes } from "./skb_copy.js";
 import { MSG_MORE } from "./socket_api.js";
 import {
   MAX_TCP_HEADER,
@@ -99,8 +100,12 @@ const TCP_TSO_RTT_LOG = 9;
  */
 export const TCP_SKB_HEAD_TRUESIZE = 1280;
 
-/** Smallest new write-queue skb buffer (grown in place up to the size goal). */
-const SENDMSG_MIN_ALLOC = 2048;
+/**
+ * Smallest new write-queue skb buffer (grown by doubling up to the size goal as small writes
+ * fill it). Small, since every new skb's buffer is zeroed: a 64-byte message must not pay for
+ * clearing kilobytes.
+ */
+const SENDMSG_MIN_ALLOC = 512;
 
 /**
  * `sk_wmem_queued`: what the queued and unacknowledged data is charged against `sk_sndbuf` —
@@ -260,8 +265,7 @@ export function tcpSendmsgLocked(sk: TcpSock, data: Uint8Array, flags = 0): numb
       const cap = skb.end - skb.data;
       skb.expandHead(0, Math.min(sizeGoal, Math.max(2 * cap, skb.len + copy)) - cap);
     }
-    const o = skb.put(copy);
-    skb.head.set(data.subarray(copied, copied + copy), o);
+    copyBytes(skb.head, skb.put(copy), data, copied, copy);
     const cb = TCP_SKB_CB(skb);
     cb.endSeq = (cb.endSeq + copy) >>> 0;
     sk.writeSeq = (sk.writeSeq + copy) >>> 0;
