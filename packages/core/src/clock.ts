@@ -136,33 +136,46 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** FIFO of deferred callbacks: O(1) push, batches that end where the queue ended when they began. */
+/**
+ * FIFO of deferred callbacks: O(1) push, batches that end where the queue ended when they began.
+ * The array is kept and refilled from the start once a batch empties it (no new array per
+ * softirq), unless it grew past {@link DEFER_KEEP_MAX} slots: then a fresh one lets it go.
+ */
 class DeferQueue {
   #items: ((() => void) | undefined)[] = [];
   #head = 0;
+  /** One past the last queued callback; slots from here on are free. */
+  #tail = 0;
 
   get size(): number {
-    return this.#items.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   push(cb: () => void): void {
-    this.#items.push(cb);
+    const items = this.#items;
+    if (this.#tail < items.length) items[this.#tail] = cb;
+    else items.push(cb);
+    this.#tail++;
   }
 
   /** Runs the callbacks queued now; those they defer wait for the next batch. */
   runBatch(onError: ErrorSink): void {
-    const end = this.#items.length;
+    const end = this.#tail;
     while (this.#head < end) {
       const cb = this.#items[this.#head]!;
       this.#items[this.#head++] = undefined; // consumed before it runs: a throw cannot repeat it
       runGuarded(cb, onError);
     }
-    if (this.#head === this.#items.length) {
-      this.#items = [];
+    if (this.#head === this.#tail) {
+      if (this.#items.length > DEFER_KEEP_MAX) this.#items = [];
       this.#head = 0;
+      this.#tail = 0;
     }
   }
 }
+
+/** Slots a drained {@link DeferQueue} keeps for reuse; a bigger array is dropped. */
+const DEFER_KEEP_MAX = 1024;
 
 // ---------------------------------------------------------------------------------------------
 // RealClock

@@ -82,7 +82,8 @@ export class Softnet {
     let budget = this.net.core.netdevBudget.value as number;
     const list = this.pollList;
     while (list.length > 0) {
-      const napi = list.shift()!;
+      // Nearly always the only one (the backlog): pop, which V8 inlines, rather than shift.
+      const napi = (list.length === 1 ? list.pop() : list.shift())!;
       const weight = Math.min(napi.weight, budget);
       let work: number;
       try {

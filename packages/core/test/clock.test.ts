@@ -302,6 +302,21 @@ describe("VirtualClock deferred work", () => {
     expect(log).toEqual([1, 2, 3, 4]);
   });
 
+  it("keeps FIFO order and runs each callback once when drained queues are refilled", () => {
+    const clock = manualClock();
+    const log: number[] = [];
+    // Small batches reuse the drained queue; one of 3000 outgrows what a drained queue keeps.
+    for (const size of [3, 1, 3000, 2, 5]) {
+      const start = log.length;
+      for (let i = 0; i < size; i++) clock.defer(() => log.push(start + i));
+      clock.advanceSync(0);
+      expect(log.length).toBe(start + size);
+    }
+    expect(log).toEqual(Array.from({ length: 3011 }, (_, i) => i));
+    clock.advanceSync(0);
+    expect(log.length).toBe(3011);
+  });
+
   it("does not move time while draining deferred work", () => {
     const clock = manualClock(42);
     const seen: number[] = [];

@@ -2,7 +2,13 @@ import diagnostics_channel from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
 import { consumeSkb, kfreeSkb } from "../src/drop.js";
 import { SkbDropReason } from "../src/drop_reason.js";
-import { allocHead, HEAD_POOL_MAX_BYTES, headPoolBytes, PAGE_FRAG_MAX } from "../src/head_alloc.js";
+import {
+  allocHead,
+  freeHead,
+  HEAD_POOL_MAX_BYTES,
+  headPoolBytes,
+  PAGE_FRAG_MAX,
+} from "../src/head_alloc.js";
 import { allocSkb, SkBuff } from "../src/skbuff.js";
 import { TRACEPOINTS } from "../src/trace.js";
 
@@ -101,6 +107,14 @@ describe("the head allocator", () => {
     expect(skb.freed).toBe(false);
     expect(allocSkb(BIG).head.buffer).not.toBe(shared.buffer);
     expect(shared.every((b) => b === 0x22)).toBe(true);
+  });
+
+  it("does not pool a small head that cannot be a slab fragment", () => {
+    const before = headPoolBytes();
+    const mine = new Uint8Array(64 * 1024);
+    freeHead(mine.subarray(1, 1001)); // not on a fragment boundary
+    freeHead(mine.subarray(32 * 1024, 32 * 1024 + 1000)); // would end past a slab
+    expect(headPoolBytes()).toBe(before);
   });
 
   it("never takes a buffer the caller made itself", () => {

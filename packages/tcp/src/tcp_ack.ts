@@ -313,10 +313,13 @@ function tcpCleanRtxQueue(sk: TcpSock, info: AckInfo, priorFack: number): CleanR
   let delivered = 0;
   let seqRttMs = -1;
   let reord = sk.sndNxt;
-  for (let skb = sk.rtxQueue.peek(); skb !== null; skb = sk.rtxQueue.peek()) {
+  const q = sk.rtxQueue;
+  // RACK's clock in µs (`sk.nowUs`), read once for every segment of this ACK.
+  let nowUs = -1;
+  for (let skb = q.peek(); skb !== null; skb = q.peek()) {
     const cb = TCP_SKB_CB(skb);
     if (after(cb.endSeq, info.ack)) break;
-    sk.rtxQueue.unlink(skb);
+    q.unlink(skb);
     const sacked = cb.sacked;
     if (sacked & TCPCB.SACKED_RETRANS) sk.retransOut--;
     if (!(sacked & TCPCB_RETRANS) && !(sacked & TCPCB.SACKED_ACKED) && before(cb.seq, reord)) {
@@ -332,7 +335,10 @@ function tcpCleanRtxQueue(sk: TcpSock, info: AckInfo, priorFack: number): CleanR
         info.tsecr !== null &&
         info.tsecr !== 0 &&
         before(info.tsecr, Math.floor(cb.when) >>> 0);
-      if (sack && !spurious) tcpRackAdvance(sk, sacked, cb.endSeq, tcpSkbTimestampUs(skb));
+      if (sack && !spurious) {
+        if (nowUs < 0) nowUs = Math.round(now * 1000);
+        tcpRackAdvance(sk, sacked, cb.endSeq, Math.round(cb.when * 1000), nowUs);
+      }
     }
     if (sacked & TCPCB.LOST) sk.lostOut--;
     if (!(sacked & TCPCB.EVER_RETRANS)) seqRttMs = now - cb.when;
@@ -341,10 +347,10 @@ function tcpCleanRtxQueue(sk: TcpSock, info: AckInfo, priorFack: number): CleanR
     consumeSkb(skb as SkBuff, sk.net);
   }
   // tcp_clean_rtx_queue(): "if (!skb) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);"
-  if (sk.rtxQueue.isEmpty()) tcpChronoStop(sk, TCP_CHRONO.BUSY);
-  sk.retransOut = Math.max(0, sk.retransOut);
-  sk.sackedOut = Math.max(0, sk.sackedOut);
-  sk.lostOut = Math.max(0, sk.lostOut);
+  if (q.isEmpty()) tcpChronoStop(sk, TCP_CHRONO.BUSY);
+  if (sk.retransOut < 0) sk.retransOut = 0;
+  if (sk.sackedOut < 0) sk.sackedOut = 0;
+  if (sk.lostOut < 0) sk.lostOut = 0;
   // "Non-retransmitted hole got filled? That's reordering"
   if (acked > 0 && sack && before(reord, priorFack)) tcpCheckSackReordering(sk, reord);
   let rttUs = -1;

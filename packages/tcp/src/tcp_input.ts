@@ -255,7 +255,7 @@ function tcpHeaderPredicted(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb): boolean {
     after(cb.ackSeq, sk.sndNxt) ||
     tcpDoff(b, o) * 4 !== (rx.tstampOk ? TCP_HLEN_TSTAMP_ALIGNED : TCPHDR.MIN_LEN) ||
     tcpWindow(b, o) << rx.sndWscale !== sk.sndWnd ||
-    !sk.outOfOrderQueue.isEmpty() ||
+    !sk.ofoEmpty() ||
     tcpReceiveWindow(sk) === 0 ||
     sk.rmemAlloc >= sk.rcvbuf
   )

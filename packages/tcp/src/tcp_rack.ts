@@ -160,8 +160,14 @@ export function tcpRackMarkLost(sk: TcpSock): boolean {
  * sent one delivered and its RTT. "If Segment.retransmitted is TRUE and Segment.rtt <
  * RACK.min_RTT … Return" (the ACK may be for the original; the sample is ambiguous).
  */
-export function tcpRackAdvance(sk: TcpSock, sacked: number, endSeq: number, xmitUs: number): void {
-  const rttUs = sk.nowUs - xmitUs;
+export function tcpRackAdvance(
+  sk: TcpSock,
+  sacked: number,
+  endSeq: number,
+  xmitUs: number,
+  nowUs: number = sk.nowUs,
+): void {
+  const rttUs = nowUs - xmitUs;
   const minRtt = sk.minRttUs === 0 ? Number.POSITIVE_INFINITY : sk.minRttUs;
   if (rttUs < minRtt && sacked & TCPCB_RETRANS) return;
   sk.rackAdvanced = true;

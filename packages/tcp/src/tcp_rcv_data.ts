@@ -133,7 +133,7 @@ export function tcpDataQueue(sk: TcpSock, skb: SkBuff): void {
       skb.pull(Math.min((sk.rcvNxt - cb.seq) >>> 0, skb.len));
       cb.seq = sk.rcvNxt;
     }
-    const hadOfo = !sk.outOfOrderQueue.isEmpty();
+    const hadOfo = !sk.ofoEmpty();
     if (skb.len > 0) tcpRcvDataRtt(sk, skb);
     tcpQueueRcv(sk, skb);
     if (hadOfo) {
@@ -228,12 +228,7 @@ export function tcpAckSndCheck(sk: TcpSock): void {
   if (!(sk.ack.pending & ICSK_ACK.SCHED) || sk.state === TCP_CLOSE || sk.state === TCP_TIME_WAIT)
     return;
   const full = (sk.rcvNxt - sk.rcvWup) >>> 0 > sk.ack.rcvMss;
-  if (
-    full ||
-    sk.ack.quick > 0 ||
-    sk.ack.pending & ICSK_ACK.PUSHED ||
-    !sk.outOfOrderQueue.isEmpty()
-  ) {
+  if (full || sk.ack.quick > 0 || sk.ack.pending & ICSK_ACK.PUSHED || !sk.ofoEmpty()) {
     sk.ack.pending = 0;
     tcpSendAck(sk);
     return;

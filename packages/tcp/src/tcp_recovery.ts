@@ -30,11 +30,10 @@ export function tcpRtoDelta(sk: TcpSock): number {
  * and never later than the RTO. Returns whether it was armed.
  */
 export function tcpScheduleLossProbe(sk: TcpSock): boolean {
-  const tn = tcpNet(sk.net);
   // No state check: Linux probes in any state with data in flight ("SACK capable connections
   // not in loss recovery"), so a FIN left unacknowledged after close() gets a probe too.
-  if (tn.sysctl.earlyRetrans.value < 3) return false;
   if (sk.packetsOut === 0 || !sk.rxOpt.sackOk || sk.caState !== TCP_CA.Open) return false;
+  if (tcpNet(sk.net).sysctl.earlyRetrans.value < 3) return false;
   if (sk.tlpHighSeq !== null) return false;
   let timeout: number;
   if (sk.srttUs) {

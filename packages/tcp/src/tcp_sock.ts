@@ -566,6 +566,12 @@ export class TcpSock extends Sock implements TcpCcSock {
     return this.ofoQueue;
   }
 
+  /** Whether the out-of-order queue holds nothing (without making it). */
+  ofoEmpty(): boolean {
+    const q = this.ofoQueue;
+    return q === null || q.isEmpty();
+  }
+
   /** Sent and not acknowledged (`tcp_rtx_queue`). Made on first use. */
   get rtxQueue(): SkBuffHead {
     this.rtxQueueHead ??= new SkBuffHead();

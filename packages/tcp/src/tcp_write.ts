@@ -117,7 +117,9 @@ const SENDMSG_MIN_ALLOC = 512;
  */
 export function tcpWmemQueued(sk: TcpSock): number {
   const bytes = (sk.writeSeq - sk.sndUna) >>> 0;
-  const inFlight = sk.packetsOut > 0 ? Math.ceil(sk.packetsOut / Math.max(sk.tsoFrameSegs, 1)) : 0;
+  const out = sk.packetsOut;
+  const frame = sk.tsoFrameSegs;
+  const inFlight = out > 0 ? (frame > 1 ? Math.ceil(out / frame) : out) : 0;
   return bytes + TCP_SKB_HEAD_TRUESIZE * (sk.writeQueue.qlen + inFlight);
 }
 
@@ -167,11 +169,11 @@ export function tcpXmitSizeGoal(sk: TcpSock, mssNow: number): number {
  * recomputes it on each ACK; here it is computed when `tcp_write_xmit` needs it (same inputs).
  * Without an RTT sample nothing divides it, so it is huge (TSO frames of 64 KiB).
  */
-export function tcpUpdatePacingRate(sk: TcpSock): number {
+export function tcpUpdatePacingRate(sk: TcpSock, packetsOut = sk.packetsOut): number {
   const sysctl = tcpNet(sk.net).sysctl;
   const ratio =
     sk.sndCwnd < sk.sndSsthresh / 2 ? sysctl.pacingSsRatio.value : sysctl.pacingCaRatio.value;
-  const cwnd = Math.max(sk.sndCwnd, sk.packetsOut);
+  const cwnd = Math.max(sk.sndCwnd, packetsOut);
   // (USEC_PER_SEC / 100) << 3 over srtt_us (kept << 3): bytes per second, ratio in percent.
   const rate = sk.mssCache * cwnd * ratio * 80_000;
   sk.pacingRate = sk.srttUs > 0 ? rate / sk.srttUs : rate;
@@ -183,8 +185,8 @@ export function tcpUpdatePacingRate(sk: TcpSock): number {
  * (plus `gso_max_size >> (min_rtt >> tcp_tso_rtt_log)` for tiny RTTs), at most 64 KiB, at least
  * `tcp_min_tso_segs`.
  */
-export function tcpTsoSegs(sk: TcpSock, mssNow: number): number {
-  let bytes = tcpUpdatePacingRate(sk) / 2 ** SK_PACING_SHIFT;
+export function tcpTsoSegs(sk: TcpSock, mssNow: number, packetsOut = sk.packetsOut): number {
+  let bytes = tcpUpdatePacingRate(sk, packetsOut) / 2 ** SK_PACING_SHIFT;
   const r = Math.floor(sk.minRttUs / 2 ** TCP_TSO_RTT_LOG);
   if (sk.minRttUs > 0 && r < 32) bytes += GSO_MAX_SIZE >>> r;
   bytes = Math.min(bytes, GSO_MAX_SIZE);
@@ -237,9 +239,10 @@ function tcpStreamAllocSkb(size: number): SkBuff {
 export function tcpSendmsgLocked(sk: TcpSock, data: Uint8Array, flags = 0): number {
   const mssNow = tcpCurrentMss(sk);
   const sizeGoal = tcpXmitSizeGoal(sk, mssNow);
+  const wq = sk.writeQueue;
   let copied = 0;
   while (copied < data.length) {
-    let skb = sk.writeQueue.peekTail();
+    let skb = wq.peekTail();
     let copy = skb !== null && tcpSkbCanCollapseTo(skb) ? sizeGoal - skb.len : 0;
     if (skb === null || copy <= 0) {
       if (!skStreamMemoryFree(sk)) {
@@ -256,10 +259,12 @@ export function tcpSendmsgLocked(sk: TcpSock, data: Uint8Array, flags = 0): numb
       const cb = TCP_SKB_CB(skb);
       cb.seq = cb.endSeq = sk.writeSeq;
       cb.tcpFlags = TCP_FLAG.ACK;
-      tcpAddWriteQueueTail(sk, skb);
+      wq.queueTail(skb);
+      // tcp_add_write_queue_tail: the busy chrono starts with the first unsent skb.
+      if (wq.peek() === skb) tcpChronoStart(sk, TCP_CHRONO.BUSY);
       copy = sizeGoal;
     }
-    copy = Math.min(copy, data.length - copied);
+    if (copy > data.length - copied) copy = data.length - copied;
     if (skb.tailroom < copy) {
       // The tail skb grows (doubling, up to the size goal) as small writes fill it.
       const cap = skb.end - skb.data;
@@ -274,7 +279,7 @@ export function tcpSendmsgLocked(sk: TcpSock, data: Uint8Array, flags = 0): numb
     if (forcedPush(sk)) {
       tcpMarkPush(sk, skb);
       tcpPush(sk, TCP_NAGLE.PUSH);
-    } else if (skb === sk.writeQueue.peek()) {
+    } else if (skb === wq.peek()) {
       tcpWriteXmit(sk, TCP_NAGLE.PUSH, true);
     }
   }
@@ -423,13 +428,17 @@ function tcpCarveHead(sk: TcpSock, skb: SkBuff, len: number): SkBuff {
  */
 export function tcpWriteXmit(sk: TcpSock, nonagle: number = sk.nonagle, pushOne = false): boolean {
   const mss = tcpCurrentMss(sk);
-  if (sk.packetsOut === 0 && !sk.writeQueue.isEmpty()) tcpCwndRestartAfterIdle(sk);
-  const maxSegs = tcpTsoSegs(sk, mss);
+  const wq = sk.writeQueue;
+  if (sk.packetsOut === 0 && !wq.isEmpty()) tcpCwndRestartAfterIdle(sk);
+  // tcp_tso_segs() with the packets out at entry, computed only for a frame of more than one
+  // MSS (a single segment needs no TSO sizing).
+  const packetsOut0 = sk.packetsOut;
+  let maxSegs = -1;
   let sent = 0;
   let frameSegs = 0;
   let cwndLimited = false;
   let rwndLimited = false;
-  for (let skb = sk.writeQueue.peek(); skb !== null; skb = sk.writeQueue.peek()) {
+  for (let skb = wq.peek(); skb !== null; skb = wq.peek()) {
     const cb = TCP_SKB_CB(skb);
     const syn = (cb.tcpFlags & TCP_FLAG.SYN) !== 0;
     const quota = syn ? 1 : tcpCwndTest(sk, skb);
@@ -448,20 +457,21 @@ export function tcpWriteXmit(sk: TcpSock, nonagle: number = sk.nonagle, pushOne 
       tcpFragment(sk, skb, room);
       continue;
     }
-    const isLast = skb === sk.writeQueue.peekTail();
-    let limit = mss;
+    let segs: number;
     if (skb.len <= mss) {
-      if (!tcpNagleTest(sk, skb, mss, isLast ? nonagle : TCP_NAGLE.PUSH)) break;
-      limit = skb.len;
+      if (!tcpNagleTest(sk, skb, mss, skb === wq.peekTail() ? nonagle : TCP_NAGLE.PUSH)) break;
+      // One segment: never a PSH of tcpFramePush (segs > 1), never a split.
+      segs = tcpXmitFrame(sk, skb, skb.len, mss, false);
     } else {
-      limit = tcpMssSplitPoint(sk, skb, mss, Math.min(quota, maxSegs), nonagle);
+      if (maxSegs < 0) maxSegs = tcpTsoSegs(sk, mss, packetsOut0);
+      const limit = tcpMssSplitPoint(sk, skb, mss, Math.min(quota, maxSegs), nonagle);
       if (limit <= 0) break;
+      const psh = tcpFramePush(sk, Math.ceil(limit / mss), quota, maxSegs);
+      segs = tcpXmitFrame(sk, skb, limit, mss, psh);
     }
-    const psh = tcpFramePush(sk, Math.ceil(limit / mss), quota, maxSegs);
-    const segs = tcpXmitFrame(sk, skb, limit, mss, psh);
     if (segs < 0) break;
     sent += segs;
-    frameSegs = Math.max(frameSegs, segs);
+    if (segs > frameSegs) frameSegs = segs;
     if (pushOne) break;
   }
   if (frameSegs > 0) sk.tsoFrameSegs = frameSegs;
@@ -479,7 +489,7 @@ export function tcpWriteXmit(sk: TcpSock, nonagle: number = sk.nonagle, pushOne 
   if (
     (sent > 0 || cwndLimited) &&
     !sk.isCwndLimited &&
-    sk.writeQueue.isEmpty() &&
+    wq.isEmpty() &&
     sk.nospace &&
     (sk.state === TCP_ESTABLISHED || sk.state === TCP_CLOSE_WAIT)
   ) {
@@ -487,7 +497,7 @@ export function tcpWriteXmit(sk: TcpSock, nonagle: number = sk.nonagle, pushOne 
   }
   // tcp_write_xmit ends with tcp_schedule_loss_probe() when it sent something.
   if (sent > 0 && sk.caState === TCP_CA.Open) tcpScheduleLossProbe(sk);
-  return sk.packetsOut === 0 && !sk.writeQueue.isEmpty();
+  return sk.packetsOut === 0 && !wq.isEmpty();
 }
 
 /**
@@ -548,11 +558,10 @@ function tcpCwndRestartAfterIdle(sk: TcpSock): void {
 
 /** `tcp_event_new_data_sent`: the segment moves to the retransmit queue. */
 export function tcpEventNewDataSent(sk: TcpSock, skb: SkBuff): void {
-  const cb = TCP_SKB_CB(skb);
   sk.writeQueue.unlink(skb);
   sk.rtxQueue.queueTail(skb);
   const wasIdle = sk.packetsOut === 0;
-  sk.sndNxt = cb.endSeq;
+  sk.sndNxt = TCP_SKB_CB(skb).endSeq;
   sk.packetsOut++;
   if (wasIdle) {
     sk.caOps?.cwndEvent?.(sk, 0);

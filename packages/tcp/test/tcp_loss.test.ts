@@ -7,23 +7,20 @@
  * a test says otherwise, so the RTO is the timer that fires.
  */
 
-import { icmp } from "@skbuff/icmp";
-import { ipv4 } from "@skbuff/ipv4";
-import { createHarness, type Harness, type TcpOptionInput, tcpSegment } from "@skbuff/testing";
+import type { SysctlValue } from "@skbuff/core";
+import type { Harness } from "@skbuff/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { tcpOf } from "./helpers.js";
 import {
-  IPPROTO_TCP_LEVEL,
-  TCP_ESTABLISHED,
-  TCP_OPT,
-  type TcpSocketHandle,
-  tcp,
-} from "../src/index.js";
-import { api, tcpOf } from "./helpers.js";
+  peerAck as ack,
+  type SackConn as Conn,
+  connectSackPeer,
+  expectSeg,
+  MSS,
+  RTT,
+  seg,
+} from "./sack_peer.js";
 
-const PEER_ISN = 9000;
-const MSS = 1448;
-/** Handshake RTT, ms. */
-const RTT = 100;
 const CA_OPEN = 0;
 const CA_RECOVERY = 3;
 const CA_LOSS = 4;
@@ -34,50 +31,11 @@ afterEach(async () => {
   await h?.close();
 });
 
-interface Conn {
-  s: TcpSocketHandle;
-  /** Sequence number of the first data byte. */
-  s1: number;
-  sport: number;
-}
-
-/** Connects with SACK and timestamps; the SYN-ACK comes back after {@link RTT} ms. */
-async function connect(sysctl: Record<string, number> = {}): Promise<Conn> {
-  h = await createHarness({
-    plugins: [ipv4(), icmp(), tcp()],
-    sysctl: { "net.ipv4.tcp_early_retrans": 0, ...sysctl },
-  });
-  const s = api(h).socket();
-  s.connect("192.0.2.2", 80);
-  const syn = tcpOf(h.nextPacket());
-  const tsval = syn.options?.find((o) => o.kind === "ts");
-  h.advance(RTT);
-  h.inject(
-    tcpSegment({
-      sport: 80,
-      dport: syn.srcPort,
-      seq: PEER_ISN,
-      ack: syn.seq + 1,
-      flags: "SA",
-      win: 65535,
-      options: [
-        { kind: "mss", value: 1460 },
-        "sackOK",
-        { kind: "ts", val: 1, ecr: tsval?.kind === "ts" ? tsval.val : 0 },
-        "nop",
-        { kind: "wscale", value: 7 },
-      ],
-    }),
-  );
-  h.nextPacket(0);
-  expect(s.state).toBe(TCP_ESTABLISHED);
-  s.setsockopt(IPPROTO_TCP_LEVEL, TCP_OPT.NODELAY, 1);
-  return { s, s1: (syn.seq + 1) >>> 0, sport: syn.srcPort };
-}
-
-/** The `[start, end)` of segment `i` (0-based). */
-function seg(c: Conn, i: number): [number, number] {
-  return [(c.s1 + i * MSS) >>> 0, (c.s1 + (i + 1) * MSS) >>> 0];
+/** Connects with tail loss probes off unless `sysctl` turns them on. */
+async function connect(sysctl: Record<string, SysctlValue> = {}): Promise<Conn> {
+  const c = await connectSackPeer({ "net.ipv4.tcp_early_retrans": 0, ...sysctl });
+  h = c.h;
+  return c;
 }
 
 /** The TSval a captured segment carries. */
@@ -85,35 +43,6 @@ function tsvalOf(pkt: Uint8Array): number {
   const ts = tcpOf(pkt).options?.find((o) => o.kind === "ts");
   if (ts?.kind !== "ts") throw new Error("no timestamp option");
   return ts.val;
-}
-
-/**
- * An ACK from the peer echoing `ecr` (0: no usable echo, so only F-RTO or D-SACKs can tell a
- * spurious timeout), with SACK blocks.
- */
-function ack(
-  c: Conn,
-  ackSeq: number,
-  opts: { sack?: [number, number][]; ecr?: number } = {},
-): void {
-  const options: TcpOptionInput[] = ["nop", "nop", { kind: "ts", val: 2, ecr: opts.ecr ?? 0 }];
-  if (opts.sack?.length) options.push("nop", "nop", { kind: "sack", blocks: opts.sack });
-  h.inject(
-    tcpSegment({
-      sport: 80,
-      dport: c.sport,
-      seq: PEER_ISN + 1,
-      ack: ackSeq >>> 0,
-      flags: "A",
-      win: 1024,
-      options,
-    }),
-  );
-}
-
-function expectSeg(pkt: Uint8Array, [start, end]: [number, number]): void {
-  const v = tcpOf(pkt);
-  expect({ seq: v.seq, len: v.payload.length }).toEqual({ seq: start, len: end - start });
 }
 
 /** Writes `n` full segments and takes the first `sent` of them off the wire. */

@@ -4,23 +4,19 @@
  * 100 ms, so min_RTT = SRTT = 100 ms and RACK's reo_wnd is min_RTT/4 = 25 ms.
  */
 
-import { icmp } from "@skbuff/icmp";
-import { ipv4 } from "@skbuff/ipv4";
-import { createHarness, type Harness, type TcpOptionInput, tcpSegment } from "@skbuff/testing";
+import type { SysctlValue } from "@skbuff/core";
+import type { Harness } from "@skbuff/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  IPPROTO_TCP_LEVEL,
-  TCP_ESTABLISHED,
-  TCP_OPT,
-  type TcpSocketHandle,
-  tcp,
-} from "../src/index.js";
-import { api, tcpOf } from "./helpers.js";
+  type SackConn as Conn,
+  connectSackPeer,
+  expectSeg,
+  MSS,
+  peerAck,
+  RTT,
+  seg,
+} from "./sack_peer.js";
 
-const PEER_ISN = 9000;
-const MSS = 1448;
-/** Handshake RTT, ms. */
-const RTT = 100;
 const CA_OPEN = 0;
 const CA_DISORDER = 1;
 const CA_RECOVERY = 3;
@@ -31,42 +27,10 @@ afterEach(async () => {
   await h?.close();
 });
 
-interface Conn {
-  s: TcpSocketHandle;
-  /** Sequence number of the first data byte. */
-  s1: number;
-  sport: number;
-}
-
-/** Connects with SACK and timestamps; the SYN-ACK comes back after {@link RTT} ms. */
-async function connect(sysctl: Record<string, number> = {}): Promise<Conn> {
-  h = await createHarness({ plugins: [ipv4(), icmp(), tcp()], sysctl });
-  const s = api(h).socket();
-  s.connect("192.0.2.2", 80);
-  const syn = tcpOf(h.nextPacket());
-  const tsval = syn.options?.find((o) => o.kind === "ts");
-  h.advance(RTT);
-  h.inject(
-    tcpSegment({
-      sport: 80,
-      dport: syn.srcPort,
-      seq: PEER_ISN,
-      ack: syn.seq + 1,
-      flags: "SA",
-      win: 65535,
-      options: [
-        { kind: "mss", value: 1460 },
-        "sackOK",
-        { kind: "ts", val: 1, ecr: tsval?.kind === "ts" ? tsval.val : 0 },
-        "nop",
-        { kind: "wscale", value: 7 },
-      ],
-    }),
-  );
-  h.nextPacket(0);
-  expect(s.state).toBe(TCP_ESTABLISHED);
-  s.setsockopt(IPPROTO_TCP_LEVEL, TCP_OPT.NODELAY, 1);
-  return { s, s1: (syn.seq + 1) >>> 0, sport: syn.srcPort };
+async function connect(sysctl: Record<string, SysctlValue> = {}): Promise<Conn> {
+  const c = await connectSackPeer(sysctl);
+  h = c.h;
+  return c;
 }
 
 /** Sends `n` full segments and takes them off the wire. */
@@ -75,31 +39,9 @@ function sendSegments(c: Conn, n: number): void {
   for (let i = 0; i < n; i++) h.nextPacket(0);
 }
 
-/** The `[start, end)` of segment `i` (0-based). */
-function seg(c: Conn, i: number): [number, number] {
-  return [(c.s1 + i * MSS) >>> 0, (c.s1 + (i + 1) * MSS) >>> 0];
-}
-
 /** An ACK from the peer, with SACK blocks (a D-SACK first, RFC 2883). */
 function ack(c: Conn, ackSeq: number, sack: [number, number][] = []): void {
-  const options: TcpOptionInput[] = ["nop", "nop", { kind: "ts", val: 2, ecr: 0 }];
-  if (sack.length) options.push("nop", "nop", { kind: "sack", blocks: sack });
-  h.inject(
-    tcpSegment({
-      sport: 80,
-      dport: c.sport,
-      seq: PEER_ISN + 1,
-      ack: ackSeq >>> 0,
-      flags: "A",
-      win: 1024,
-      options,
-    }),
-  );
-}
-
-function expectSeg(pkt: Uint8Array, [start, end]: [number, number]): void {
-  const v = tcpOf(pkt);
-  expect({ seq: v.seq, len: v.payload.length }).toEqual({ seq: start, len: end - start });
+  peerAck(c, ackSeq, { sack });
 }
 
 describe("RACK loss detection (RFC 8985 6)", () => {

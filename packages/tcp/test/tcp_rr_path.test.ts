@@ -216,3 +216,21 @@ describe("tcp_transmit_skb", () => {
     expect(TCP_SKB_CB(queued).txCount).toBe(1);
   });
 });
+
+describe("out-of-order queue of an in-order receiver", () => {
+  it("is never made while every segment arrives in order", async () => {
+    const { clock, client, server, ssk, sk } = await pair();
+    for (let i = 0; i < 3; i++) {
+      expect(client.write(bytes(64))).toBe(64);
+      expect(readAll(clock, server, 64)).toEqual(bytes(64));
+      expect(server.write(bytes(64))).toBe(64);
+      expect(readAll(clock, client, 64)).toEqual(bytes(64));
+    }
+    expect(ssk.ofoEmpty()).toBe(true);
+    expect(sk.ofoEmpty()).toBe(true);
+    // The private field stays unset: reading emptiness does not allocate the queue.
+    const ofoOf = (x: unknown) => (x as { ofoQueue: unknown }).ofoQueue;
+    expect(ofoOf(ssk)).toBeNull();
+    expect(ofoOf(sk)).toBeNull();
+  });
+});
