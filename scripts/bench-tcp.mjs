@@ -133,7 +133,9 @@ function skbBulk(env, total) {
         sent += n;
       }
       for (;;) {
-        const r = s.read(4 * MiB);
+        // 64 KiB per read, as Node's net hands out data (libuv's 64 KiB read buffer) and as
+        // stack.net's Socket reads (READ_CHUNK).
+        const r = s.read(64 * 1024);
         if (typeof r === "number" || r.length === 0) break;
         got += r.length;
       }
@@ -404,6 +406,9 @@ out("");
 const REPS = quick ? 1 : Number(process.env.SKB_BENCH_REPS ?? 3);
 if (want("bulk")) {
   const env = await skbLoop();
+  // Warm both up first (JIT, heap sizing, skbuff's head pool), then measure.
+  await nodeBulk(BULK / 4);
+  skbBulk(env, BULK / 4);
   let nodeB = -Infinity;
   let skbB = -Infinity;
   for (let i = 0; i < REPS; i++) {
