@@ -121,7 +121,7 @@ export interface BictcpCa {
   endSeq: number;
   /** HyStart: last ACK of the current ack train, µs. */
   lastAck: number;
-  /** HyStart: minimum RTT of this round, µs ({@link HYSTART_NO_RTT} before the first sample). */
+  /** HyStart: minimum RTT of this round, µs (`HYSTART_NO_RTT` before the first sample). */
   currRtt: number;
   /**
    * Packets acked over the connection, counted from `pktsAcked`: stands in for `snd_una`, which

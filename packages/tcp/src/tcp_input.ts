@@ -237,7 +237,7 @@ export function tcpFillCb(skb: SkBuff): void {
 /**
  * Header prediction (`tcp_rcv_established`'s fast path, after Van Jacobson): whether `skb` is
  * the segment an established connection expects next, so that the general checks of
- * {@link tcpValidateIncoming} can be skipped. It must carry ACK and nothing else but PSH, the
+ * `tcpValidateIncoming` can be skipped. It must carry ACK and nothing else but PSH, the
  * header length of the options negotiated (no options, or just the aligned timestamp), the next
  * sequence number, an ACK of nothing unsent, the window last advertised, and the connection must
  * have no out-of-order data, an open receive window and receive memory to spare
@@ -281,9 +281,9 @@ function tcpHeaderPredicted(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb): boolean {
 
 /**
  * `tcp_rcv_established`: a segment for an ESTABLISHED socket. Takes ownership. The segment
- * {@link tcpHeaderPredicted} expects skips the general checks (`TcpExtTCPHPHits` when it
+ * `tcpHeaderPredicted` expects skips the general checks (`TcpExtTCPHPHits` when it
  * carries data, `TcpExtTCPHPAcks` when its ACK advances SND.UNA); every other segment takes the
- * slow path (options scanned, {@link tcpValidateIncoming}). Both then share the rest: the ACK,
+ * slow path (options scanned, `tcpValidateIncoming`). Both then share the rest: the ACK,
  * the data, and what to send.
  */
 export function tcpRcvEstablished(sk: TcpSock, skb: SkBuff): void {

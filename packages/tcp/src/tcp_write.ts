@@ -230,7 +230,7 @@ function tcpStreamAllocSkb(size: number): SkBuff {
 
 /**
  * `tcp_sendmsg_locked`: copies `data` into the write queue in skbs of up to the size goal
- * ({@link tcpXmitSizeGoal}), the tail skb first. A new skb needs room in the send buffer
+ * (`tcpXmitSizeGoal`), the tail skb first. A new skb needs room in the send buffer
  * (`sk_stream_memory_free`); once started, an skb is filled to the size goal even past the
  * limit, as Linux does. A full skb is sent at once (`tcp_push_one`), or with PSH when half a
  * window went unpushed (`forced_push`); at the end (and when the buffer is full) `tcp_push`
@@ -419,9 +419,9 @@ function tcpCarveHead(sk: TcpSock, skb: SkBuff, len: number): SkBuff {
 
 /**
  * `tcp_write_xmit`: sends write-queue skbs while cwnd (RFC 5681), the peer's window and Nagle
- * allow, as Linux's TSO frames: each frame takes {@link tcpTsoSegs} segments at most, and at
- * most half the cwnd ({@link tcpCwndTest}), cut by the window and Nagle
- * ({@link tcpMssSplitPoint}). A frame goes on the wire as MSS segments, each moving to the
+ * allow, as Linux's TSO frames: each frame takes `tcpTsoSegs` segments at most, and at
+ * most half the cwnd (`tcpCwndTest`), cut by the window and Nagle
+ * (`tcpMssSplitPoint`). A frame goes on the wire as MSS segments, each moving to the
  * retransmit queue; an skb's PSH and FIN ride on its last segment. `pushOne` sends one frame
  * (`tcp_push_one`). Returns whether something is still queued and nothing is in flight (the
  * caller arms the probe timer).
