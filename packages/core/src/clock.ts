@@ -146,6 +146,8 @@ class DeferQueue {
   #head = 0;
   /** One past the last queued callback; slots from here on are free. */
   #tail = 0;
+  /** Batches running now: more than one when a callback drains the queue itself. */
+  #running = 0;
 
   get size(): number {
     return this.#tail - this.#head;
@@ -161,12 +163,19 @@ class DeferQueue {
   /** Runs the callbacks queued now; those they defer wait for the next batch. */
   runBatch(onError: ErrorSink): void {
     const end = this.#tail;
-    while (this.#head < end) {
-      const cb = this.#items[this.#head]!;
-      this.#items[this.#head++] = undefined; // consumed before it runs: a throw cannot repeat it
-      runGuarded(cb, onError);
+    this.#running++;
+    try {
+      while (this.#head < end) {
+        const cb = this.#items[this.#head]!;
+        this.#items[this.#head++] = undefined; // consumed before it runs: a throw cannot repeat it
+        runGuarded(cb, onError);
+      }
+    } finally {
+      this.#running--;
     }
-    if (this.#head === this.#tail) {
+    // Slots are reused only by the outermost batch: a nested one (a callback that advanced the
+    // clock) must not move the slots the batch around it is still walking.
+    if (this.#running === 0 && this.#head === this.#tail) {
       if (this.#items.length > DEFER_KEEP_MAX) this.#items = [];
       this.#head = 0;
       this.#tail = 0;

@@ -106,10 +106,12 @@ export const NET_SKB_PAD = 64;
 /** State shared by an skb and its clones: how many skbs reference `head`. */
 interface SkbSharedInfo {
   dataref: number;
+  /** A sharer's free was announced on a tracepoint: the head must never go back to the pool. */
+  pinned: boolean;
 }
 
 /** The shared info of a released skb that was never cloned: no references left. */
-const FREED: SkbSharedInfo = Object.freeze({ dataref: 0 }) as SkbSharedInfo;
+const FREED: SkbSharedInfo = Object.freeze({ dataref: 0, pinned: true }) as SkbSharedInfo;
 
 /**
  * A packet buffer: a `Uint8Array` `head` plus offsets and per-packet metadata.
@@ -468,7 +470,7 @@ export class SkBuff {
     n.data = this.data;
     n.tail = this.tail;
     n.end = this.end;
-    if (this.shinfo === null || this.shinfo === FREED) this.shinfo = { dataref: 1 };
+    if (this.shinfo === null || this.shinfo === FREED) this.shinfo = { dataref: 1, pinned: false };
     n.shinfo = this.shinfo;
     n.headFromPool = this.headFromPool;
     this.shinfo.dataref++;
@@ -552,6 +554,8 @@ export class SkBuff {
    *   (a free announced on a tracepoint, whose subscribers may still read the bytes)
    */
   release(recycleHead = true): void {
+    // A second free of the same skb must not drop a reference a clone still holds.
+    if (this.freed) return;
     this.freed = true;
     if (recycleHead) {
       this.dropHead();
@@ -559,7 +563,11 @@ export class SkBuff {
     }
     const sh = this.shinfo;
     if (sh === null) this.shinfo = FREED;
-    else if (sh.dataref > 0) sh.dataref--;
+    else if (sh.dataref > 0) {
+      sh.dataref--;
+      // The subscriber may keep this skb: the sharer freed last must not recycle the head.
+      sh.pinned = true;
+    }
   }
 
   /** Drops this skb's reference to `head`; the last one gives the memory back for reuse. */
@@ -568,7 +576,7 @@ export class SkBuff {
     if (sh === null) {
       this.shinfo = FREED;
       if (this.headFromPool) freeHead(this.head);
-    } else if (sh.dataref > 0 && --sh.dataref === 0 && this.headFromPool) {
+    } else if (sh.dataref > 0 && --sh.dataref === 0 && this.headFromPool && !sh.pinned) {
       freeHead(this.head);
     }
   }

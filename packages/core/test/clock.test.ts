@@ -317,6 +317,21 @@ describe("VirtualClock deferred work", () => {
     expect(log.length).toBe(3011);
   });
 
+  it("runs each deferred callback once, in order and without errors, when one of them drains the queue itself", () => {
+    const errors: unknown[] = [];
+    const clock = new VirtualClock({ autoAdvance: false, onError: (e) => errors.push(e) });
+    const log: string[] = [];
+    clock.defer(() => {
+      log.push("a");
+      clock.defer(() => log.push("c"));
+      clock.advanceSync(0); // a driver nested in deferred work (e.g. a test helper)
+    });
+    clock.defer(() => log.push("b"));
+    clock.advanceSync(0);
+    expect(errors).toEqual([]);
+    expect(log).toEqual(["a", "b", "c"]);
+  });
+
   it("does not move time while draining deferred work", () => {
     const clock = manualClock(42);
     const seen: number[] = [];

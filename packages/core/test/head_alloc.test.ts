@@ -153,6 +153,36 @@ describe("the head allocator", () => {
     const b = allocSkb(BIG);
     expect(a.head.buffer).not.toBe(b.head.buffer);
   });
+  it("keeps a shared head out of the pool when a clone's free was announced to a tracepoint subscriber", () => {
+    const seen: SkBuff[] = [];
+    const listener = (msg: unknown): void => {
+      seen.push((msg as { skb: SkBuff }).skb);
+    };
+    const skb = dirtySkb(BIG, 0x44);
+    const clone = skb.clone();
+    diagnostics_channel.subscribe(TRACEPOINTS.kfreeSkb, listener);
+    try {
+      kfreeSkb(clone, SkbDropReason.NOT_SPECIFIED);
+    } finally {
+      diagnostics_channel.unsubscribe(TRACEPOINTS.kfreeSkb, listener);
+    }
+    consumeSkb(skb);
+    const kept = seen[0]!;
+    const next = allocSkb(BIG);
+    expect(next.head.buffer).not.toBe(kept.head.buffer);
+    expect(kept.head.subarray(kept.data, kept.tail).every((b) => b === 0x44)).toBe(true);
+  });
+
+  it("does not recycle a head a clone still shares when the other sharer is released twice", () => {
+    const skb = dirtySkb(BIG, 0x55);
+    const clone = skb.clone();
+    skb.release();
+    skb.release();
+    const next = allocSkb(BIG);
+    expect(next.head.buffer).not.toBe(clone.head.buffer);
+    expect(clone.head.subarray(clone.data, clone.tail).every((b) => b === 0x55)).toBe(true);
+  });
+
   it("holds at most HEAD_POOL_MAX_BYTES of freed heads", () => {
     const skbs = Array.from({ length: (2 * HEAD_POOL_MAX_BYTES) / BIG }, () => allocSkb(BIG));
     for (const skb of skbs) consumeSkb(skb);

@@ -27,7 +27,7 @@ import {
   tcpSkbTimestampUs,
 } from "./tcp_rack.js";
 import { tcpProcessTlpAck, tcpRtoDelta, tcpScheduleLossProbe } from "./tcp_recovery.js";
-import { TCP_SKB_CB, TCPCB, type TcpSock } from "./tcp_sock.js";
+import { TCP_SKB_CB, TCPCB, type TcpSkbCb, type TcpSock } from "./tcp_sock.js";
 import { after, before } from "./tcp_states.js";
 import {
   ICSK_TIME,
@@ -216,7 +216,10 @@ function tcpSacktag(sk: TcpSock, info: AckInfo, priorSndUna: number): number {
         }
         if (sacked & TCPCB.SACKED_ACKED && before(cb.seq, reord)) reord = cb.seq;
       }
-      if (sacked & TCPCB.SACKED_ACKED) continue;
+      if (sacked & TCPCB.SACKED_ACKED) {
+        if (dupSack) tcpDsackClearRetrans(sk, cb);
+        continue;
+      }
       tcpRackAdvance(sk, sacked, cb.endSeq, tcpSkbTimestampUs(skb));
       if (sacked & TCPCB.SACKED_RETRANS) {
         if (sacked & TCPCB.LOST) {
@@ -240,12 +243,25 @@ function tcpSacktag(sk: TcpSock, info: AckInfo, priorSndUna: number): number {
       sk.sackedOut++;
       newly++;
       if (after(cb.endSeq, fack)) fack = cb.endSeq;
+      if (dupSack) tcpDsackClearRetrans(sk, cb);
     }
   }
   if (sk.caState !== TCP_CA.Loss || sk.undoMarker !== 0) {
     if (before(reord, sk.sndNxt)) tcpCheckSackReordering(sk, reord);
   }
   return newly;
+}
+
+/**
+ * `tcp_sacktag_one`'s D-SACK step: "We can detect redundant retransmission in S|R and plain R
+ * frames and clear it": a duplicate reported for a retransmission still counted in flight
+ * (not marked lost: a loss probe) takes it out of `retransOut`.
+ * @see net/ipv4/tcp_input.c tcp_sacktag_one()
+ */
+function tcpDsackClearRetrans(sk: TcpSock, cb: TcpSkbCb): void {
+  if (!(cb.sacked & TCPCB.SACKED_RETRANS)) return;
+  cb.sacked &= ~TCPCB.SACKED_RETRANS;
+  if (sk.retransOut > 0) sk.retransOut--;
 }
 
 /**

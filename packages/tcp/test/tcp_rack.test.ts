@@ -183,6 +183,20 @@ describe("undo of spurious retransmissions (RFC 2883 5)", () => {
     expect(c.s.tcpInfo().tcpi_snd_ssthresh).toBe(7);
   });
 
+  it("takes a loss probe out of the retransmissions in flight when a D-SACK shows the original was SACKed already", async () => {
+    const c = await connect();
+    sendSegments(c, 3);
+    // No ACK: the tail loss probe resends the last segment.
+    expectSeg(h.nextPacket(400), seg(c, 2));
+    expect(c.s.tcpInfo().tcpi_retrans).toBe(1);
+    // The originals of segments 1 and 2 arrive: the probe, not marked lost, stays in flight …
+    ack(c, c.s1, [[seg(c, 1)[0], seg(c, 2)[1]]]);
+    expect(c.s.tcpInfo().tcpi_retrans).toBe(1);
+    // … until the peer reports the probe as a duplicate (tcp_sacktag_one: "D-SACK … clear it").
+    ack(c, c.s1, [seg(c, 2), [seg(c, 1)[0], seg(c, 2)[1]]]);
+    expect(c.s.tcpInfo().tcpi_retrans).toBe(0);
+  });
+
   it("counts a full undo when the ACK that ends recovery finds every retransmission D-SACKed", async () => {
     const c = await connect();
     sendSegments(c, 2);
