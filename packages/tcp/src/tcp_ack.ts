@@ -543,7 +543,7 @@ function tcpFastretransAlert(
   // Leaving Recovery: RFC 6675 5: "the sender exits loss recovery" once SND.UNA ≥ RecoveryPoint.
   if (sk.caState === TCP_CA.Recovery && !before(sk.sndUna, sk.highSeq)) {
     if (reno) sk.sackedOut = 0;
-    tcpTryUndoRecovery(sk, info.tsecr);
+    if (tcpTryUndoRecovery(sk, info.tsecr)) return false;
     tcpEndCwndReduction(sk);
   }
   // Loss (after an RTO): F-RTO and undo (tcp_loss.ts); once undone or recovered, as in Open.

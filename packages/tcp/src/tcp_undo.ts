@@ -37,20 +37,15 @@ export function tcpUndoRetransSync(sk: TcpSock): void {
 }
 
 /**
- * `tcp_packet_delayed`: the ACK echoes a timestamp from before the first retransmission, so it
- * acknowledges an original transmission (`tsecr` null: no timestamp on the segment); or nothing
- * was retransmitted in the episode, so nothing can have been lost and resent. (Linux reads the
- * latter from `retrans_stamp` being 0; the stack's clock may read 0 at a retransmission, so it
- * asks `undoRetrans`.)
+ * `tcp_packet_delayed`: with a retransmission recorded (`retransStamp`), only an ACK echoing a
+ * timestamp from before it acknowledges an original transmission (`tsecr` null: no timestamp
+ * on the segment, so no proof); without one, nothing was retransmitted in the episode, so
+ * nothing can have been lost and resent. (Linux reads the latter from `retrans_stamp` being 0;
+ * the stack's clock may read 0 at a retransmission, so a zero stamp also asks `undoRetrans`.)
  */
 export function tcpPacketDelayed(sk: TcpSock, tsecr: number | null): boolean {
-  if (
-    sk.retransStamp !== 0 &&
-    tsecr !== null &&
-    tsecr !== 0 &&
-    before(tsecr, Math.floor(sk.retransStamp) >>> 0)
-  ) {
-    return true;
+  if (sk.retransStamp !== 0) {
+    return tsecr !== null && tsecr !== 0 && before(tsecr, Math.floor(sk.retransStamp) >>> 0);
   }
   tcpUndoRetransSync(sk);
   return sk.undoMarker !== 0 && sk.undoRetrans < 0 && sk.state !== TCP_SYN_SENT;
@@ -102,9 +97,13 @@ export function tcpTryKeepOpen(sk: TcpSock): void {
 /**
  * `tcp_try_undo_recovery`: SND.UNA passed the recovery point. If the episode was spurious the
  * reduction is undone (TcpExtTCPFullUndo, or TcpExtTCPLossUndo after an RTO); otherwise a
- * widened RACK reo_wnd has one recovery less to persist. The state returns to Open.
+ * widened RACK reo_wnd has one recovery less to persist. Without SACK, an ACK exactly at the
+ * recovery point keeps the state until data above it is acknowledged (RFC 6582 3.2 step 4
+ * guards against false fast retransmits; Linux: "For Reno it is MUST to prevent false fast
+ * retransmits (RFC2582). SACK TCP is safe.") and returns true; otherwise the state returns to
+ * Open and it returns false.
  */
-export function tcpTryUndoRecovery(sk: TcpSock, tsecr: number | null): void {
+export function tcpTryUndoRecovery(sk: TcpSock, tsecr: number | null): boolean {
   if (tcpMayUndo(sk, tsecr)) {
     const mib = tcpNet(sk.net).mib;
     if (sk.caState === TCP_CA.Loss) mib.TcpExtTCPLossUndo++;
@@ -113,7 +112,12 @@ export function tcpTryUndoRecovery(sk: TcpSock, tsecr: number | null): void {
   } else if (sk.rackReoWndPersist > 0) {
     sk.rackReoWndPersist--;
   }
+  if (!sk.rxOpt.sackOk && sk.sndUna === sk.highSeq) {
+    if (!tcpAnyRetransDone(sk)) sk.retransStamp = 0;
+    return true;
+  }
   tcpSetCaState(sk, TCP_CA.Open);
+  return false;
 }
 
 /**
