@@ -404,28 +404,34 @@ out("");
 // whose speed swings by tens of percent from one second to the next, and the best run is the one
 // least disturbed by neighbours, on both sides alike.
 const REPS = quick ? 1 : Number(process.env.SKB_BENCH_REPS ?? 3);
+/** Runs `node()` then `skb()` REPS times; the best figure of each side. */
+async function bestOfInterleaved(node, skb) {
+  let n = -Infinity;
+  let k = -Infinity;
+  for (let i = 0; i < REPS; i++) {
+    n = Math.max(n, await node());
+    k = Math.max(k, skb());
+  }
+  return [n, k];
+}
 if (want("bulk")) {
   const env = await skbLoop();
   // Warm both up first (JIT, heap sizing, skbuff's head pool), then measure.
   await nodeBulk(BULK / 4);
   skbBulk(env, BULK / 4);
-  let nodeB = -Infinity;
-  let skbB = -Infinity;
-  for (let i = 0; i < REPS; i++) {
-    nodeB = Math.max(nodeB, await nodeBulk(BULK));
-    skbB = Math.max(skbB, skbBulk(env, BULK));
-  }
+  const [nodeB, skbB] = await bestOfInterleaved(
+    () => nodeBulk(BULK),
+    () => skbBulk(env, BULK),
+  );
   row(`bulk ${BULK / MiB} MiB, 64 KiB writes, loopback`, "MiB/s", nodeB, skbB, "≥ 2× node");
   await env.close();
 }
 if (want("veth")) {
   const env = await skbVeth();
-  let nodeB = -Infinity;
-  let skbB = -Infinity;
-  for (let i = 0; i < REPS; i++) {
-    nodeB = Math.max(nodeB, await nodeBulk(BULK_VETH));
-    skbB = Math.max(skbB, skbBulk(env, BULK_VETH));
-  }
+  const [nodeB, skbB] = await bestOfInterleaved(
+    () => nodeBulk(BULK_VETH),
+    () => skbBulk(env, BULK_VETH),
+  );
   row(
     `bulk ${BULK_VETH / MiB} MiB, MTU 1500 veth, csums in software`,
     "MiB/s",
@@ -440,12 +446,10 @@ if (want("rr")) {
   // Warm both up first (JIT), then measure.
   await nodeRoundTrips(RR / 4);
   skbRoundTrips(env, RR / 4);
-  let nodeR = -Infinity;
-  let skbR = -Infinity;
-  for (let i = 0; i < REPS; i++) {
-    nodeR = Math.max(nodeR, await nodeRoundTrips(RR));
-    skbR = Math.max(skbR, skbRoundTrips(env, RR));
-  }
+  const [nodeR, skbR] = await bestOfInterleaved(
+    () => nodeRoundTrips(RR),
+    () => skbRoundTrips(env, RR),
+  );
   row(`64 B request/response, ${RR} round trips`, "rt/s", nodeR, skbR, "≥ 5× node");
   await env.close();
 }
